@@ -1,0 +1,2 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+from .transforms import *  # noqa: F401,F403

@@ -1,0 +1,1 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
