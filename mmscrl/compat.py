@@ -62,8 +62,9 @@ def _history_buffer_getattr(obj, name):
     import pickle
 
     from mmengine.logging.history_buffer import HistoryBuffer
-    if obj is HistoryBuffer and isinstance(name, str) and callable(
-            HistoryBuffer.__dict__.get(name)):
+    if (obj is HistoryBuffer and isinstance(name, str)
+            and not name.startswith('_')
+            and callable(HistoryBuffer.__dict__.get(name))):
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'weights-only load: getattr({obj!r}, {name!r}) is not allowed '
@@ -103,33 +104,51 @@ def patch_torch_load_safe_globals():
         add(mmengine_checkpoint_safe_globals())
 
 
+def _hue_shift_uint8(hue_factor: float) -> np.uint8:
+    """``np.uint8(hue_factor * 255)`` as numpy 1.x computes it (wrapping)."""
+    return np.uint8(int(hue_factor * 255) % 256)
+
+
 def _adjust_hue_numpy2(img, hue_factor, backend=None):
-    """mmcv.adjust_hue without the uint8 overflow on numpy >= 2."""
+    """mmcv 2.1.0 ``adjust_hue`` with its uint8 shift computed numpy-2-safely.
+
+    Identical to the original (BGR input, cv2/pillow backends) except that
+    ``np.uint8(hue_factor * 255)`` -- an OverflowError for negative values in
+    numpy 2 -- is replaced by :func:`_hue_shift_uint8`.
+    """
     import cv2
-    from mmcv.image.photometric import imconvert  # noqa: F401
+    from mmcv.image import io as mmcv_io
+    from PIL import Image
+    if backend is None:
+        backend = mmcv_io.imread_backend
+    if backend not in ['cv2', 'pillow']:
+        raise ValueError(f'backend: {backend} is not supported.'
+                         f"Supported backends are 'cv2', 'pillow'")
     if not (-0.5 <= hue_factor <= 0.5):
         raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
-    if not (isinstance(img, np.ndarray) and img.ndim in {2, 3}):
+    if not (isinstance(img, np.ndarray) and (img.ndim in {2, 3})):
         raise TypeError('img should be ndarray with dim=[2 or 3].')
+    shift = _hue_shift_uint8(hue_factor)
     if backend == 'pillow':
-        from PIL import Image
-        dtype = img.dtype
-        img = Image.fromarray(img.astype(np.uint8))
-        h, s, v = img.convert('HSV').split()
+        assert img.dtype == np.uint8, 'Pillow backend only support uint8 type'
+        pil_image = Image.fromarray(img[..., ::-1], mode='RGB')
+        input_mode = pil_image.mode
+        h, s, v = pil_image.convert('HSV').split()
         np_h = np.array(h, dtype=np.uint8)
         with np.errstate(over='ignore'):
-            np_h = (np_h.astype(np.int16) +
-                    int(hue_factor * 255)).astype(np.uint8)
+            np_h += shift
         h = Image.fromarray(np_h, 'L')
-        img = Image.merge('HSV', (h, s, v)).convert('RGB')
-        return np.array(img, dtype=dtype)
+        pil_image = Image.merge('HSV', (h, s, v)).convert(input_mode)
+        return np.array(pil_image, dtype=img.dtype)[..., ::-1]
     dtype = img.dtype
     img = img.astype(np.uint8)
-    hsv_img = cv2.cvtColor(img, cv2.COLOR_RGB2HSV_FULL)
+    hsv_img = cv2.cvtColor(img, cv2.COLOR_BGR2HSV_FULL)
     h, s, v = cv2.split(hsv_img)
-    h = (h.astype(np.int16) + int(hue_factor * 255)).astype(np.uint8)
+    h = h.astype(np.uint8)
+    with np.errstate(over='ignore'):
+        h += shift
     hsv_img = cv2.merge([h, s, v])
-    return cv2.cvtColor(hsv_img, cv2.COLOR_HSV2RGB_FULL).astype(dtype)
+    return cv2.cvtColor(hsv_img, cv2.COLOR_HSV2BGR_FULL).astype(dtype)
 
 
 @_once
