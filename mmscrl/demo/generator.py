@@ -1,0 +1,415 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Synthetic multi-object scenes with COCO instance annotations.
+
+The demo data set lets every method of mmscrl run end to end without a
+download: textured objects of a few classes are pasted onto textured
+backgrounds at varied scales, with partial occlusion. Each image is rendered
+from its own random generator, seeded by ``(seed, split, index)``, so the
+output is bit-identical for a given set of arguments, whatever the order or
+number of images generated.
+
+Layout written by :func:`generate_demo_dataset` (``out_dir`` e.g.
+``data/demo/``)::
+
+    unlabeled/000000.jpg ...                 pre-training images
+    train/000000.jpg ..., val/000000.jpg ... labeled transfer split
+    annotations/instances_{train,val}.json   COCO instances (bbox + RLE mask)
+    annotations/instances_unlabeled.json     COCO image list, no annotations
+    meta.json                                generation arguments + version
+
+Annotations describe the *visible* part of each object: ``segmentation`` is
+the compressed RLE of the visible mask and ``bbox`` ([x, y, w, h], COCO
+convention) its tight box, so masks and boxes agree exactly. An object is
+placed only if every object it covers keeps at least
+``min_visible_fraction`` of its area visible.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Dict, List, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+GENERATOR_VERSION = 1
+
+#: Class names, in category-id order (ids start at 1).
+CLASSES: Tuple[str, ...] = ('disk', 'square', 'triangle', 'star', 'cross')
+
+SPLITS = ('unlabeled', 'train', 'val')
+_SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
+
+# Each class has its own hue range, so both shape and colour identify it;
+# the texture (stripes, checker, dots, noise) is drawn independently.
+_CLASS_HUES = {
+    'disk': (0, 20),
+    'square': (35, 60),
+    'triangle': (75, 100),
+    'star': (110, 135),
+    'cross': (145, 175),
+}
+
+
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int,
+                  channels: int = 1) -> np.ndarray:
+    """Low-frequency noise in [0, 1]: a random grid upsampled bicubically."""
+    grid = rng.random((cells, cells, channels)).astype(np.float32)
+    out = cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+    if out.ndim == 2:
+        out = out[..., None]
+    return np.clip(out, 0., 1.)
+
+
+def _hsv_color(hue: float, sat: float, val: float) -> np.ndarray:
+    """One RGB colour (float32 in [0, 255]) from OpenCV HSV (hue in [0,180))."""
+    hsv = np.array([[[hue, sat, val]]], dtype=np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+
+
+def _texture(rng: np.random.Generator, size: int, color_a: np.ndarray,
+             color_b: np.ndarray) -> np.ndarray:
+    """A (size, size, 3) float32 texture mixing two colours."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    kind = rng.integers(4)
+    if kind == 0:  # stripes at a random angle and period
+        theta = rng.uniform(0, np.pi)
+        period = rng.uniform(4, 12)
+        t = np.cos(theta) * xx + np.sin(theta) * yy
+        w = (np.sin(2 * np.pi * t / period) > 0).astype(np.float32)
+    elif kind == 1:  # checkerboard
+        period = rng.uniform(4, 12)
+        w = ((np.floor(xx / period) + np.floor(yy / period)) % 2).astype(
+            np.float32)
+    elif kind == 2:  # dots on a regular lattice
+        period = rng.uniform(5, 11)
+        r = period * rng.uniform(0.2, 0.4)
+        dx = (xx % period) - period / 2
+        dy = (yy % period) - period / 2
+        w = (dx * dx + dy * dy < r * r).astype(np.float32)
+    else:  # smooth blotches
+        w = _smooth_noise(rng, size, int(rng.integers(4, 9)))[..., 0]
+        w = (w > 0.5).astype(np.float32) * 0.7 + w * 0.3
+    w = w[..., None]
+    return color_a * (1 - w) + color_b * w
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A textured, low-saturation background (float32 RGB)."""
+    base = _smooth_noise(rng, size, int(rng.integers(2, 5)), 3)
+    base = 60 + 120 * base
+    base = 0.4 * base + 0.6 * base.mean(axis=2, keepdims=True)  # muted
+    detail = _smooth_noise(rng, size, int(rng.integers(12, 24)), 1)
+    bg = base * (0.75 + 0.5 * detail)
+    if rng.random() < 0.5:  # faint lines (floor boards, tiles...)
+        theta = rng.uniform(0, np.pi)
+        period = rng.uniform(10, 24)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        t = np.cos(theta) * xx + np.sin(theta) * yy
+        lines = (np.abs(np.sin(np.pi * t / period)) < 0.12).astype(np.float32)
+        bg = bg * (1 - 0.25 * lines[..., None])
+    return bg
+
+
+def _shape_mask(rng: np.random.Generator, cls: str, size: int, cx: float,
+                cy: float, radius: float) -> np.ndarray:
+    """Binary (size, size) uint8 mask of one shape centred at (cx, cy)."""
+    mask = np.zeros((size, size), np.uint8)
+    angle = rng.uniform(0, 2 * np.pi)
+    shift = 4  # sub-pixel precision for cv2 drawing
+    scale = 1 << shift
+
+    def poly(radii: Sequence[float], n: int) -> np.ndarray:
+        a = angle + np.arange(n) * 2 * np.pi / n
+        r = np.asarray(radii, np.float64)
+        pts = np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], axis=1)
+        return np.round(pts * scale).astype(np.int32)
+
+    if cls == 'disk':
+        ry = radius * rng.uniform(0.75, 1.0)
+        cv2.ellipse(mask, (int(round(cx * scale)), int(round(cy * scale))),
+                    (int(round(radius * scale)), int(round(ry * scale))),
+                    float(np.degrees(angle)), 0, 360, 1, -1, cv2.LINE_8,
+                    shift)
+    elif cls == 'square':
+        cv2.fillPoly(mask, [poly([radius] * 4, 4)], 1, cv2.LINE_8, shift)
+    elif cls == 'triangle':
+        cv2.fillPoly(mask, [poly([radius] * 3, 3)], 1, cv2.LINE_8, shift)
+    elif cls == 'star':
+        radii = [radius if i % 2 == 0 else radius * 0.45 for i in range(10)]
+        cv2.fillPoly(mask, [poly(radii, 10)], 1, cv2.LINE_8, shift)
+    elif cls == 'cross':
+        t = radius * 0.38
+        base = np.array([[-t, -radius], [t, -radius], [t, -t], [radius, -t],
+                         [radius, t], [t, t], [t, radius], [-t, radius],
+                         [-t, t], [-radius, t], [-radius, -t], [-t, -t]])
+        c, s = np.cos(angle), np.sin(angle)
+        pts = base @ np.array([[c, s], [-s, c]]) + np.array([cx, cy])
+        cv2.fillPoly(mask, [np.round(pts * scale).astype(np.int32)], 1,
+                     cv2.LINE_8, shift)
+    else:
+        raise ValueError(f'unknown demo class {cls!r}; known: {CLASSES}')
+    return mask
+
+
+def render_scene(rng: np.random.Generator,
+                 img_size: int,
+                 max_objects: int = 5,
+                 min_objects: int = 1,
+                 scale_range: Tuple[float, float] = (0.1, 0.3),
+                 min_visible_fraction: float = 0.5,
+                 min_area: int = 36) -> Tuple[np.ndarray, List[Dict]]:
+    """Render one scene.
+
+    Args:
+        rng (np.random.Generator): Source of randomness.
+        img_size (int): Side of the square image in pixels.
+        max_objects (int): Upper bound of objects per image. Defaults to 5.
+        min_objects (int): Lower bound of attempted objects. Defaults to 1.
+        scale_range (tuple[float, float]): Object radius as a fraction of
+            ``img_size``. Defaults to (0.1, 0.3).
+        min_visible_fraction (float): Every object keeps at least this
+            fraction of its area visible. Defaults to 0.5.
+        min_area (int): Smallest visible area in pixels. Defaults to 36.
+
+    Returns:
+        tuple: ``img`` (H, W, 3) uint8 RGB and a list of objects, each a dict
+        with ``category_id`` (1-based), ``mask`` (H, W) bool of the visible
+        part, in drawing order.
+    """
+    canvas = _background(rng, img_size)
+    n_target = int(rng.integers(min_objects, max_objects + 1))
+    full_masks: List[np.ndarray] = []
+    visible: List[np.ndarray] = []
+    cats: List[int] = []
+    for _ in range(n_target):
+        for _try in range(20):
+            cat = int(rng.integers(len(CLASSES)))
+            radius = img_size * rng.uniform(*scale_range)
+            cx = rng.uniform(0.1, 0.9) * img_size
+            cy = rng.uniform(0.1, 0.9) * img_size
+            mask = _shape_mask(rng, CLASSES[cat], img_size, cx, cy,
+                               radius).astype(bool)
+            area = int(mask.sum())
+            if area < max(min_area, 1):
+                continue
+            # the new object lies on top: it must not hide too much of the
+            # objects below it
+            ok = all((vis & ~mask).sum() >= min_visible_fraction * full.sum()
+                     and (vis & ~mask).sum() >= min_area
+                     for vis, full in zip(visible, full_masks))
+            if not ok:
+                continue
+            visible = [vis & ~mask for vis in visible]
+            visible.append(mask)
+            full_masks.append(mask)
+            cats.append(cat)
+            lo, hi = _CLASS_HUES[CLASSES[cat]]
+            hue = rng.uniform(lo, hi)
+            col_a = _hsv_color(hue, rng.uniform(150, 255),
+                               rng.uniform(150, 255))
+            col_b = _hsv_color(hue, rng.uniform(60, 200),
+                               rng.uniform(40, 130))
+            tex = _texture(rng, img_size, col_a, col_b)
+            # soft shading across the object
+            shade = 0.8 + 0.4 * _smooth_noise(rng, img_size, 3)
+            canvas[mask] = (tex * shade)[mask]
+            break
+    canvas += rng.normal(0, 4, canvas.shape).astype(np.float32)
+    img = np.clip(canvas, 0, 255).astype(np.uint8)
+    objects = [
+        dict(category_id=c + 1, mask=m) for c, m in zip(cats, visible)
+        if m.any()
+    ]
+    return img, objects
+
+
+def mask_to_bbox(mask: np.ndarray) -> List[float]:
+    """Tight COCO box [x, y, w, h] of a non-empty binary mask."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        raise ValueError('mask_to_bbox: empty mask')
+    x0, x1 = int(xs.min()), int(xs.max())
+    y0, y1 = int(ys.min()), int(ys.max())
+    return [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
+
+
+def _encode_rle(mask: np.ndarray) -> Dict:
+    from pycocotools import mask as mask_utils
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode('ascii')
+    return rle
+
+
+def _atomic_write_json(obj, path: str) -> None:
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
+def _meta(num_unlabeled, num_train, num_val, img_size, seed, max_objects):
+    return dict(
+        version=GENERATOR_VERSION,
+        num_unlabeled=int(num_unlabeled),
+        num_train=int(num_train),
+        num_val=int(num_val),
+        img_size=int(img_size),
+        seed=int(seed),
+        max_objects=int(max_objects),
+        classes=list(CLASSES))
+
+
+def demo_paths(out_dir: str) -> Dict[str, str]:
+    """Paths of the folders and annotation files of a demo data set."""
+    root = osp.abspath(out_dir)
+    ann = osp.join(root, 'annotations')
+    return dict(
+        root=root,
+        unlabeled=osp.join(root, 'unlabeled'),
+        train=osp.join(root, 'train'),
+        val=osp.join(root, 'val'),
+        ann_unlabeled=osp.join(ann, 'instances_unlabeled.json'),
+        ann_train=osp.join(ann, 'instances_train.json'),
+        ann_val=osp.join(ann, 'instances_val.json'))
+
+
+def dataset_is_complete(out_dir: str, **kwargs) -> bool:
+    """Whether ``out_dir`` holds a finished data set made with ``kwargs``.
+
+    ``kwargs`` are the arguments of :func:`generate_demo_dataset` (without
+    ``out_dir``/``verbose``); defaults are filled in.
+    """
+    path = osp.join(out_dir, 'meta.json')
+    if not osp.isfile(path):
+        return False
+    args = dict(num_unlabeled=1000, num_train=400, num_val=100, img_size=128,
+                seed=0, max_objects=5)
+    args.update(kwargs)
+    with open(path) as f:
+        meta = json.load(f)
+    return meta == _meta(**args)
+
+
+def generate_demo_dataset(out_dir: str,
+                          num_unlabeled: int = 1000,
+                          num_train: int = 400,
+                          num_val: int = 100,
+                          img_size: int = 128,
+                          seed: int = 0,
+                          max_objects: int = 5,
+                          verbose: bool = False) -> Dict[str, str]:
+    """Write the demo data set to ``out_dir`` (see the module docstring).
+
+    Images are JPEG (quality 95) of ``img_size`` x ``img_size`` pixels. The
+    data set is rendered into a temporary sibling folder and moved into
+    place at the end; an existing ``out_dir`` is replaced.
+
+    Args:
+        out_dir (str): Destination folder (e.g. ``data/demo``).
+        num_unlabeled (int): Images for pre-training. Defaults to 1000.
+        num_train (int): Labeled training images. Defaults to 400.
+        num_val (int): Labeled validation images. Defaults to 100.
+        img_size (int): Image side in pixels. Defaults to 128.
+        seed (int): Base seed; image ``i`` of split ``s`` uses
+            ``np.random.default_rng([seed, s, i])``. Defaults to 0.
+        max_objects (int): Maximum objects per image. Defaults to 5.
+        verbose (bool): Print progress. Defaults to False.
+
+    Returns:
+        dict: Paths of ``root``, ``unlabeled``/``train``/``val`` image
+        folders and ``ann_train``/``ann_val``/``ann_unlabeled`` files.
+    """
+    for name, val in (('num_unlabeled', num_unlabeled),
+                      ('num_train', num_train), ('num_val', num_val)):
+        if int(val) < 0:
+            raise ValueError(f'{name} must be >= 0, got {val}')
+    if int(img_size) < 32:
+        raise ValueError(f'img_size must be >= 32, got {img_size}')
+    if int(max_objects) < 1:
+        raise ValueError(f'max_objects must be >= 1, got {max_objects}')
+    out_dir = osp.abspath(out_dir)
+    parent = osp.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp_root = tempfile.mkdtemp(prefix='.demo_tmp_', dir=parent)
+    try:
+        os.makedirs(osp.join(tmp_root, 'annotations'))
+        categories = [
+            dict(id=i + 1, name=name, supercategory='shape')
+            for i, name in enumerate(CLASSES)
+        ]
+        counts = dict(unlabeled=num_unlabeled, train=num_train, val=num_val)
+        total = sum(counts.values())
+        done = 0
+        for split in SPLITS:
+            os.makedirs(osp.join(tmp_root, split))
+            images, anns = [], []
+            for idx in range(int(counts[split])):
+                rng = np.random.default_rng([seed, _SPLIT_IDS[split], idx])
+                img, objects = render_scene(
+                    rng, img_size, max_objects=max_objects)
+                file_name = f'{idx:06d}.jpg'
+                ok = cv2.imwrite(
+                    osp.join(tmp_root, split, file_name),
+                    cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if not ok:
+                    raise OSError(f'could not write {split}/{file_name}')
+                image_id = idx + 1
+                images.append(
+                    dict(id=image_id, file_name=file_name, width=img_size,
+                         height=img_size))
+                if split != 'unlabeled':
+                    for obj in objects:
+                        anns.append(
+                            dict(
+                                id=len(anns) + 1,
+                                image_id=image_id,
+                                category_id=obj['category_id'],
+                                bbox=mask_to_bbox(obj['mask']),
+                                area=float(obj['mask'].sum()),
+                                segmentation=_encode_rle(obj['mask']),
+                                iscrowd=0))
+                done += 1
+                if verbose and (done % 200 == 0 or done == total):
+                    print(f'[demo data] {done}/{total} images', flush=True)
+            coco = dict(
+                info=dict(
+                    description='mmscrl synthetic demo data '
+                    f'({split})', version=str(GENERATOR_VERSION)),
+                licenses=[],
+                images=images,
+                annotations=anns,
+                categories=categories)
+            _atomic_write_json(
+                coco, osp.join(tmp_root, 'annotations',
+                               f'instances_{split}.json'))
+        _atomic_write_json(
+            _meta(num_unlabeled, num_train, num_val, img_size, seed,
+                  max_objects), osp.join(tmp_root, 'meta.json'))
+        if osp.exists(out_dir):
+            old = tempfile.mkdtemp(prefix='.demo_old_', dir=parent)
+            os.replace(out_dir, osp.join(old, 'd'))
+            os.replace(tmp_root, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp_root, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        raise
+    return demo_paths(out_dir)
+
+
+def ensure_demo_dataset(out_dir: str,
+                        verbose: bool = True,
+                        **kwargs) -> Dict[str, str]:
+    """Generate the data set unless ``out_dir`` already holds it.
+
+    Returns the paths dict of :func:`generate_demo_dataset` in both cases.
+    """
+    if dataset_is_complete(out_dir, **kwargs):
+        if verbose:
+            print(f'[demo data] reusing {out_dir}', flush=True)
+        return demo_paths(out_dir)
+    return generate_demo_dataset(out_dir, verbose=verbose, **kwargs)
