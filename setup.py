@@ -44,7 +44,7 @@ def add_mim_extension():
     editable = any(a in sys.argv for a in ('develop', 'editable_wheel'))
     mim_root = osp.join(HERE, 'mmscrl', '.mim')
     os.makedirs(mim_root, exist_ok=True)
-    for name in ('configs', ):
+    for name in ('configs', 'model-index.yml'):
         src = osp.join(HERE, name)
         dst = osp.join(mim_root, name)
         if osp.islink(dst) or osp.isfile(dst):
@@ -53,8 +53,10 @@ def add_mim_extension():
             shutil.rmtree(dst)
         if editable:
             os.symlink(osp.relpath(src, mim_root), dst)
-        else:
+        elif osp.isdir(src):
             shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
 
 
 class BuildPyWithStartupHook(build_py):
@@ -82,9 +84,10 @@ if __name__ == '__main__':
                                         'tools')),
         py_modules=['_mmscrl_mim_hook'],
         include_package_data=False,
-        package_data={'mmscrl': ['.mim/configs/**/*.py',
-                                 '.mim/configs/**/*.md',
-                                 '.mim/configs/*/*.py']},
+        package_data={'mmscrl': ['.mim/model-index.yml',
+                                 '.mim/configs/**/*.py',
+                                 '.mim/configs/**/*.yml',
+                                 '.mim/configs/**/*.md']},
         cmdclass={'build_py': BuildPyWithStartupHook},
         install_requires=parse_requirements('requirements/runtime.txt'),
         extras_require={
