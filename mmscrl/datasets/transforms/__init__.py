@@ -1,1 +1,2 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
+from . import scrl_transforms  # noqa: F401,E402

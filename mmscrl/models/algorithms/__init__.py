@@ -1,2 +1,3 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 from .densecl import DenseCLOfficial  # noqa: F401
+from . import scrl  # noqa: F401,E402

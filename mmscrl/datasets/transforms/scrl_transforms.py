@@ -1,0 +1,333 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Geometry-recording views and the box-pair sampler of SCRL.
+
+SCRL (Roh et al., "Spatially Consistent Representation Learning", CVPR 2021,
+arXiv 2103.06122; official code kakaobrain/scrl) needs to know where each of
+the two augmented views came from in the original image. mmpretrain's
+``MultiView`` keeps only ``img``, so here:
+
+* :class:`RandomResizedCropWithGeometry` and :class:`RandomFlipWithGeometry`
+  are mmpretrain's ``RandomResizedCrop`` / mmcv's ``RandomFlip`` that also
+  compose an original-to-view 3x3 ``homography_matrix`` into ``results``
+  (mmdet's convention), at the moment they transform the image;
+* :class:`MultiViewWithGeometry` runs one pipeline per view and keeps each
+  view's homography, crop box in original pixels, flip flag and output size;
+* :class:`SCRLBoxPairSampler` draws the spatially matched box pairs per
+  sample, inside dataloader workers (the official code does it in Python
+  loops on the main process: spec quirk 7);
+* :class:`ResizeBlur` is the official blur (down- then up-scaling).
+"""
+import copy
+from typing import List, Sequence, Union
+
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform, Compose
+from mmcv.transforms import RandomFlip as MMCVRandomFlip
+from mmcv.transforms.utils import cache_randomness
+from mmpretrain.datasets.transforms import RandomResizedCrop
+
+from mmscrl.models.utils.box_geometry import (crop_resize_homography,
+                                              flip_homography, is_flipped,
+                                              sample_scrl_box_pairs,
+                                              view_region)
+from mmscrl.registry import TRANSFORMS
+
+
+class _RecordsGeometry:
+    """Marker: the transform composes its effect into ``homography_matrix``."""
+
+    @staticmethod
+    def _record_homography(results: dict, T: np.ndarray) -> None:
+        H = results.get('homography_matrix')
+        H = np.eye(3) if H is None else np.asarray(H, dtype=np.float64)
+        results['homography_matrix'] = T @ H
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCropWithGeometry(_RecordsGeometry, RandomResizedCrop):
+    """mmpretrain ``RandomResizedCrop`` that records its geometry.
+
+    Same sampling (torchvision's algorithm, as in the official code) and
+    arguments as :class:`mmpretrain.datasets.transforms.RandomResizedCrop`.
+
+    **Added/modified keys:** ``img``, ``img_shape``, ``homography_matrix``
+    ((3, 3) float64, original -> current pixels, composed as ``T @ H``) and
+    ``crop_bbox`` ((4,) xyxy of this crop in the *input* image's pixels).
+    """
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        offset_h, offset_w, target_h, target_w = self.rand_crop_params(img)
+        img = mmcv.imcrop(
+            img,
+            bboxes=np.array([
+                offset_w, offset_h, offset_w + target_w - 1,
+                offset_h + target_h - 1
+            ]))
+        out_h, out_w = self.scale
+        img = mmcv.imresize(
+            img, (out_w, out_h),
+            interpolation=self.interpolation,
+            backend=self.backend)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['crop_bbox'] = np.array(
+            [offset_w, offset_h, offset_w + target_w, offset_h + target_h],
+            dtype=np.float64)
+        self._record_homography(
+            results,
+            crop_resize_homography(offset_w, offset_h, target_w, target_h,
+                                   out_w, out_h))
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomFlipWithGeometry(_RecordsGeometry, MMCVRandomFlip):
+    """mmcv ``RandomFlip`` that records its geometry.
+
+    Same arguments as :class:`mmcv.transforms.RandomFlip` (SCRL: ``prob=0.5``,
+    horizontal). Adds ``flip``/``flip_direction`` (as mmcv) and composes the
+    flip into ``homography_matrix``.
+    """
+
+    def _flip(self, results: dict) -> None:
+        h, w = results['img'].shape[:2]
+        super()._flip(results)
+        self._record_homography(
+            results, flip_homography(w, h, results['flip_direction']))
+
+
+@TRANSFORMS.register_module()
+class ResizeBlur(BaseTransform):
+    """The official SCRL blur: downscale by a random factor, upscale back.
+
+    kakaobrain/scrl ``augment/gaussian_blur.py`` ``ResizeBlur`` ("cost
+    efficient alternative of Gaussian blur", hard-coded there): a factor is
+    drawn uniformly from ``factors``, the image is resized to
+    ``(h // f, w // f)`` and back to ``(h, w)``, both bicubic (PIL).
+
+    Args:
+        factors (Sequence[float]): Candidate down-scaling factors. Defaults to
+            ``(1.1, 1.2, 1.5)`` (official ``max_level=3``).
+        prob (float): Probability to apply it. Defaults to 1.0 (view 1;
+            view 2 uses 0.1).
+        interpolation (str): Defaults to ``'bicubic'``.
+        backend (str): Resize backend. Defaults to ``'pillow'`` (official).
+    """
+
+    def __init__(self,
+                 factors: Sequence[float] = (1.1, 1.2, 1.5),
+                 prob: float = 1.0,
+                 interpolation: str = 'bicubic',
+                 backend: str = 'pillow') -> None:
+        if not factors or any(f < 1 for f in factors):
+            raise ValueError(f'ResizeBlur factors must be >= 1, got {factors}')
+        if not 0 <= prob <= 1:
+            raise ValueError(f'ResizeBlur prob must be in [0, 1], got {prob}')
+        self.factors = tuple(factors)
+        self.prob = prob
+        self.interpolation = interpolation
+        self.backend = backend
+
+    @cache_randomness
+    def _draw(self):
+        if np.random.rand() >= self.prob:
+            return None
+        return self.factors[np.random.randint(len(self.factors))]
+
+    def transform(self, results: dict) -> dict:
+        factor = self._draw()
+        if factor is None:
+            return results
+        img = results['img']
+        h, w = img.shape[:2]
+        dn = (max(1, int(w // factor)), max(1, int(h // factor)))
+        small = mmcv.imresize(
+            img, dn, interpolation=self.interpolation, backend=self.backend)
+        results['img'] = mmcv.imresize(
+            small, (w, h),
+            interpolation=self.interpolation,
+            backend=self.backend).astype(img.dtype)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(factors={self.factors}, '
+                f'prob={self.prob}, interpolation={self.interpolation}, '
+                f'backend={self.backend})')
+
+
+def _geometric_types() -> tuple:
+    """Upstream geometric transforms that would NOT update the geometry."""
+    import mmcv.transforms as mt
+    import mmpretrain.datasets.transforms as pt
+    names = [(mt, 'RandomFlip'), (mt, 'Resize'), (mt, 'RandomResize'),
+             (mt, 'CenterCrop'), (mt, 'RandomChoiceResize'), (mt, 'Pad'),
+             (pt, 'RandomResizedCrop'), (pt, 'RandomCrop'),
+             (pt, 'ResizeEdge'), (pt, 'EfficientNetCenterCrop'),
+             (pt, 'Rotate'), (pt, 'Shear'), (pt, 'Translate'),
+             (pt, 'RandomTranslatePad')]
+    return tuple(getattr(m, n) for m, n in names if hasattr(m, n))
+
+
+@TRANSFORMS.register_module()
+class MultiViewWithGeometry(BaseTransform):
+    """Like mmpretrain ``MultiView``, but keeps every view's geometry.
+
+    Each view pipeline starts from a copy of the input with
+    ``homography_matrix = I``; its geometric transforms must be the
+    geometry-recording ones (:class:`RandomResizedCropWithGeometry`,
+    :class:`RandomFlipWithGeometry`): a pipeline containing an upstream
+    geometric transform is rejected at construction.
+
+    **Added keys** (V = number of views):
+
+    - ``img``: list of V view images;
+    - ``view_homography``: (V, 3, 3) float64, original -> view pixels;
+    - ``view_img_shape``: (V, 2) int64 ``(h, w)`` of each view;
+    - ``view_crop_bbox``: (V, 4) float64 xyxy region of the original image
+      each view shows (from the recorded homography);
+    - ``view_flip``: (V,) bool, horizontally mirrored or not.
+
+    Args:
+        transforms (list[list[dict | callable]]): One pipeline per group.
+        num_views (int | list[int]): Views per pipeline, as ``MultiView``.
+    """
+
+    def __init__(self, transforms: List[List[Union[dict, callable]]],
+                 num_views: Union[int, List[int]]) -> None:
+        if isinstance(num_views, int):
+            num_views = [num_views]
+        if len(num_views) != len(transforms):
+            raise ValueError(f'MultiViewWithGeometry: num_views {num_views} '
+                             f'needs one pipeline each, got '
+                             f'{len(transforms)} pipelines')
+        self.num_views = list(num_views)
+        self.pipelines = [Compose(t) for t in transforms]
+        upstream = _geometric_types()
+        for i, pipe in enumerate(self.pipelines):
+            for t in pipe.transforms:
+                if isinstance(t, upstream) and not isinstance(
+                        t, _RecordsGeometry):
+                    raise ValueError(
+                        f'MultiViewWithGeometry pipeline {i}: '
+                        f'{type(t).__name__} changes the geometry without '
+                        'recording it; use RandomResizedCropWithGeometry / '
+                        'RandomFlipWithGeometry')
+        self.transforms = []
+        for pipe, n in zip(self.pipelines, self.num_views):
+            self.transforms.extend([pipe] * n)
+
+    def transform(self, results: dict) -> dict:
+        imgs, Hs, shapes, crops, flips = [], [], [], [], []
+        ori_h, ori_w = results['img'].shape[:2]
+        for pipe in self.transforms:
+            inputs = copy.deepcopy(results)
+            inputs['homography_matrix'] = np.eye(3)
+            out = pipe(inputs)
+            H = np.asarray(out['homography_matrix'], dtype=np.float64)
+            shape = out['img'].shape[:2]
+            crop = view_region(H, shape)
+            if (crop[0] < -1e-6 or crop[1] < -1e-6 or crop[2] > ori_w + 1e-6
+                    or crop[3] > ori_h + 1e-6):
+                raise ValueError(
+                    f'MultiViewWithGeometry: view region {crop.tolist()} '
+                    f'leaves the {ori_w}x{ori_h} image '
+                    f'({results.get("img_path", "")}); a geometric '
+                    'transform did not record its homography')
+            imgs.append(out['img'])
+            Hs.append(H)
+            shapes.append(shape)
+            crops.append(crop)
+            flips.append(is_flipped(H))
+        results['img'] = imgs
+        results['view_homography'] = np.stack(Hs)
+        results['view_img_shape'] = np.array(shapes, dtype=np.int64)
+        results['view_crop_bbox'] = np.stack(crops)
+        results['view_flip'] = np.array(flips, dtype=bool)
+        return results
+
+    def __repr__(self) -> str:
+        s = self.__class__.__name__ + '('
+        for i, p in enumerate(self.pipelines):
+            s += f'\nPipeline {i + 1} with {self.num_views[i]} views:\n{p}'
+        return s + ')'
+
+
+@TRANSFORMS.register_module()
+class SCRLBoxPairSampler(BaseTransform):
+    """Sample SCRL's spatially matched box pairs for views 1 and 2.
+
+    Runs per sample after :class:`MultiViewWithGeometry`; the sampling is
+    :func:`mmscrl.models.utils.box_geometry.sample_scrl_box_pairs` (official
+    ``SCRLBoxGenerator``, grid-based, no jitter). Boxes are padded to a fixed
+    K so that ``default_collate`` works; pack them with
+    ``PackInputs(algorithm_keys=['scrl_boxes', 'scrl_box_valid'])``.
+
+    **Required keys:** ``view_homography``, ``view_img_shape``.
+
+    **Added keys:**
+
+    - ``scrl_boxes``: (2, K, 4) float32 xyxy boxes in view-1 / view-2 pixels,
+      paired by index; invalid slots are zeros;
+    - ``scrl_box_valid``: (K,) bool; all False when the views do not overlap
+      enough (the image is then dropped from the loss, not from the batch).
+
+    Args:
+        num_boxes (int): K, pairs per image. Defaults to 10.
+        min_size (int): Minimum box side (px) in the less-zoomed view.
+            Defaults to 32 (official, for 224-px views and stride-32 C5).
+            Scale it with the view size (e.g. 16 for 112 px).
+        iou_thr (float): Max IoU among an image's boxes. Defaults to 0.5.
+        max_tries (int): Candidates per box. Defaults to 50.
+        fallback (str): After ``max_tries`` rejections, ``'keep_last'`` keeps
+            the last candidate (official code) or ``'skip'`` drops the slot.
+            Defaults to ``'keep_last'``.
+    """
+
+    def __init__(self,
+                 num_boxes: int = 10,
+                 min_size: int = 32,
+                 iou_thr: float = 0.5,
+                 max_tries: int = 50,
+                 fallback: str = 'keep_last') -> None:
+        if num_boxes < 1 or min_size < 1 or max_tries < 1:
+            raise ValueError('SCRLBoxPairSampler: num_boxes, min_size and '
+                             'max_tries must be >= 1, got '
+                             f'{num_boxes}, {min_size}, {max_tries}')
+        if fallback not in ('keep_last', 'skip'):
+            raise ValueError('SCRLBoxPairSampler: fallback must be '
+                             f'"keep_last" or "skip", got "{fallback}"')
+        self.num_boxes = num_boxes
+        self.min_size = min_size
+        self.iou_thr = iou_thr
+        self.max_tries = max_tries
+        self.fallback = fallback
+
+    def transform(self, results: dict) -> dict:
+        if 'view_homography' not in results:
+            raise KeyError('SCRLBoxPairSampler needs "view_homography" from '
+                           'MultiViewWithGeometry earlier in the pipeline')
+        Hs, shapes = results['view_homography'], results['view_img_shape']
+        if len(Hs) < 2:
+            raise ValueError(f'SCRLBoxPairSampler needs 2 views, got {len(Hs)}')
+        b1, b2 = sample_scrl_box_pairs(
+            Hs[0], shapes[0], Hs[1], shapes[1],
+            num_boxes=self.num_boxes,
+            min_size=self.min_size,
+            iou_thr=self.iou_thr,
+            max_tries=self.max_tries,
+            fallback=self.fallback)
+        n = len(b1)
+        boxes = np.zeros((2, self.num_boxes, 4), dtype=np.float32)
+        boxes[0, :n], boxes[1, :n] = b1, b2
+        valid = np.zeros(self.num_boxes, dtype=bool)
+        valid[:n] = True
+        results['scrl_boxes'] = boxes
+        results['scrl_box_valid'] = valid
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_boxes={self.num_boxes}, '
+                f'min_size={self.min_size}, iou_thr={self.iou_thr}, '
+                f'max_tries={self.max_tries}, fallback={self.fallback})')
