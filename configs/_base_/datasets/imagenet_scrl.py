@@ -1,0 +1,75 @@
+# SCRL two-view pipeline on ImageNet-1k train (labels unused), following
+# kakaobrain/scrl augment/getters.py + augment/transforms.py: per view
+# RandomResizedCrop 224 scale (0.2, 1) bicubic, flip 0.5, ColorJitter
+# (0.4, 0.4, 0.2, 0.1) p 0.8, grayscale 0.2, ResizeBlur p 1.0 / 0.1,
+# solarize p 0.0 / 0.2; the geometry of each view is recorded and 10 box
+# pairs are sampled per image in the dataloader workers.
+dataset_type = 'ImageNet'  # mmpretrain's, resolved from the mmscrl scope
+data_root = 'data/imagenet/'
+img_size = 224
+# official: 32 px at 224 (one stride-32 C5 cell); scale it with img_size
+box_min_size = 32
+
+data_preprocessor = dict(
+    type='SelfSupDataPreprocessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+
+# to use Gaussian blur instead of the official ResizeBlur (spec quirk 6 B):
+#   dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
+#        magnitude_std='inf', prob=1.0 / 0.1)
+view_pipeline1 = [
+    dict(type='RandomResizedCropWithGeometry', scale=img_size,
+         crop_ratio_range=(0.2, 1.), interpolation='bicubic',
+         backend='pillow'),
+    dict(type='RandomFlipWithGeometry', prob=0.5),
+    dict(type='RandomApply',
+         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+                          saturation=0.2, hue=0.1)],
+         prob=0.8),
+    # images are BGR here (LoadImageFromFile); weights are B, G, R
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+         channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=1.0),
+    dict(type='Solarize', thr=128, prob=0.),
+]
+view_pipeline2 = [
+    dict(type='RandomResizedCropWithGeometry', scale=img_size,
+         crop_ratio_range=(0.2, 1.), interpolation='bicubic',
+         backend='pillow'),
+    dict(type='RandomFlipWithGeometry', prob=0.5),
+    dict(type='RandomApply',
+         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+                          saturation=0.2, hue=0.1)],
+         prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+         channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=0.1),
+    dict(type='Solarize', thr=128, prob=0.2),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiViewWithGeometry', num_views=[1, 1],
+         transforms=[view_pipeline1, view_pipeline2]),
+    dict(type='SCRLBoxPairSampler', num_boxes=10, min_size=box_min_size,
+         iou_thr=0.5, max_tries=50, fallback='keep_last'),
+    dict(type='PackInputs',
+         algorithm_keys=['scrl_boxes', 'scrl_box_valid'],
+         meta_keys=['img_path', 'view_crop_bbox', 'view_flip',
+                    'view_img_shape']),
+]
+
+train_dataloader = dict(
+    batch_size=256,
+    num_workers=8,
+    persistent_workers=True,
+    pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    drop_last=False,  # official: drop_last=False
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))

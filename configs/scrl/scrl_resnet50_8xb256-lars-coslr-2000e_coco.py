@@ -1,0 +1,33 @@
+# SCRL ResNet-50 on unlabeled COCO train2017 (118k images), 2000 epochs, as
+# the paper's appendix (Table A3, via kakaobrain/scrl issue #9). Its
+# hyper-parameters were never published; following the authors' advice in
+# issue #8 ("same config, only epochs and data path changed") this is the
+# 200-epoch recipe (lr 0.45 per 256, wd 1e-6, tau_base 0.97, 10 warm-up
+# epochs) with 2000 epochs: ~115k iterations at 2048, about the 125k of
+# ImageNet 200 epochs.
+_base_ = [
+    '../_base_/models/scrl_r50.py',
+    '../_base_/datasets/coco_scrl.py',
+    '../_base_/schedules/scrl_lars_coslr-200e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(base_momentum=0.03)  # tau_base 0.97
+train_dataloader = dict(batch_size=256)
+optim_wrapper = dict(optimizer=dict(lr=0.45 * 2048 / 256))
+auto_scale_lr = dict(base_batch_size=2048)
+
+warmup_epochs = 10
+max_epochs = 2000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
+         eta_min=0., by_epoch=True, begin=warmup_epochs, end=max_epochs,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=100, max_keep_ckpts=3))
