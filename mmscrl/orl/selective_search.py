@@ -1,0 +1,199 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Selective-search proposals for ORL stage 2b (spec ``orl.md`` §2.4).
+
+As the official ``openselfsup/datasets/selective_search.py``: the image is
+read with PIL, converted to RGB and then to BGR for OpenCV-contrib's
+``ximgproc.segmentation`` selective search in *fast* mode (defaults base_k
+150, inc_k 150, sigma 0.8), and **all** raw ``(x, y, w, h)`` boxes are kept
+in OpenCV's output order (filtering happens in stage 2c).
+
+Determinism (deliberate, spec §6 item 1): OpenCV ranks the merged regions by
+``rand() / RAND_MAX * level`` with the C library's ``rand()``, so the box
+*order* (and hence the greedy IoU filter of stage 2c) depends on the process'
+C RNG state. ``cv2.setRNGSeed`` seeds OpenCV's own ``cv::RNG`` only and does
+not make this deterministic (checked with OpenCV 4.11). We therefore call
+libc ``srand(seed)`` (and ``cv2.setRNGSeed``) right before each image with a
+seed derived from the image's relative path, and run OpenCV single-threaded
+in each worker, so a given image always gets the same boxes in the same
+order regardless of worker assignment, chunking or resumption. The authors'
+released proposal JSON (another RNG draw) can be used instead via
+:func:`mmscrl.orl.io.load_proposals`.
+"""
+import ctypes
+import ctypes.util
+import multiprocessing as mp
+import os
+import os.path as osp
+import zlib
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .io import ORLProposals, flatten_ragged, save_proposals, \
+    unflatten_ragged
+from .utils import Progress, chunk_path, chunk_ranges, save_npz_atomic
+
+__all__ = [
+    'seed_c_rng', 'image_seed', 'selective_search', 'load_rgb',
+    'run_selective_search'
+]
+
+_LIBC = None
+
+
+def seed_c_rng(seed: int) -> None:
+    """Seed the C library ``rand()`` used inside OpenCV, and OpenCV's RNG."""
+    global _LIBC
+    import cv2
+    if _LIBC is None:
+        name = ctypes.util.find_library('c')
+        try:
+            _LIBC = ctypes.CDLL(name) if name else ctypes.CDLL(None)
+        except OSError as e:  # pragma: no cover - exotic platforms
+            raise RuntimeError(
+                'cannot load the C library to seed rand() for a '
+                f'deterministic selective search: {e}') from None
+    _LIBC.srand(ctypes.c_uint(seed & 0xFFFFFFFF))
+    cv2.setRNGSeed(int(seed & 0x7FFFFFFF))
+
+
+def image_seed(file_name: str, base_seed: int = 0) -> int:
+    """Per-image seed: CRC32 of the relative path mixed with ``base_seed``."""
+    return (zlib.crc32(file_name.encode('utf-8')) ^
+            (base_seed * 0x9E3779B1)) & 0x7FFFFFFF
+
+
+def load_rgb(path: str) -> np.ndarray:
+    """Read an image as the official tool does: PIL, ``convert('RGB')``."""
+    from PIL import Image
+    with Image.open(path) as img:
+        return np.array(img.convert('RGB'))
+
+
+def selective_search(img_rgb: np.ndarray,
+                     mode: str = 'fast',
+                     seed: Optional[int] = 0,
+                     base_k: int = 150,
+                     inc_k: int = 150,
+                     sigma: float = 0.8) -> np.ndarray:
+    """All raw selective-search boxes of one RGB image.
+
+    Args:
+        img_rgb (np.ndarray): (H, W, 3) uint8 RGB image.
+        mode (str): ``'fast'`` (ORL) or ``'quality'``. Defaults to 'fast'.
+        seed (int, optional): seed for the C RNG that orders the boxes
+            (``None``: leave the RNG alone, i.e. the official behaviour).
+            Defaults to 0.
+        base_k, inc_k, sigma: OpenCV's fast/quality-mode graph-segmentation
+            parameters (OpenCV defaults 150, 150, 0.8).
+
+    Returns:
+        np.ndarray: (B, 4) float32 ``xywh`` boxes in OpenCV order.
+    """
+    import cv2
+    if img_rgb.ndim != 3 or img_rgb.shape[2] != 3:
+        raise ValueError(f'expected an (H, W, 3) RGB image, got '
+                         f'{img_rgb.shape}')
+    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    ss.setBaseImage(cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR))
+    if mode == 'fast':
+        ss.switchToSelectiveSearchFast(base_k, inc_k, sigma)
+    elif mode == 'quality':
+        ss.switchToSelectiveSearchQuality(base_k, inc_k, sigma)
+    else:
+        raise ValueError(f'mode must be "fast" or "quality", got {mode!r}')
+    if seed is not None:
+        seed_c_rng(seed)
+    boxes = ss.process()
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+
+
+def _init_worker():
+    import cv2
+    cv2.setNumThreads(1)  # rand() calls from several threads are unordered
+
+
+def _names_crc(names: Sequence[str]) -> int:
+    return zlib.crc32('\n'.join(names).encode('utf-8'))
+
+
+def _process_chunk(args):
+    (data_root, names, start, end, out, mode, base_seed) = args
+    boxes = []
+    for name in names:
+        img = load_rgb(osp.join(data_root, name))
+        seed = None if base_seed is None else image_seed(name, base_seed)
+        boxes.append(selective_search(img, mode, seed))
+    flat, offsets = flatten_ragged(boxes, 4)
+    save_npz_atomic(out, boxes=flat, box_offsets=offsets,
+                    start=np.asarray(start), end=np.asarray(end),
+                    names_crc=np.asarray(_names_crc(names)))
+    return end - start
+
+
+def run_selective_search(data_root: str,
+                         file_names: Sequence[str],
+                         out_file: str,
+                         work_dir: str,
+                         workers: int = 1,
+                         chunk_size: int = 64,
+                         mode: str = 'fast',
+                         base_seed: Optional[int] = 0,
+                         progress_interval: float = 10.) -> ORLProposals:
+    """Selective search over a list of images, resumable and parallel.
+
+    Images are processed in contiguous chunks by ``workers`` processes; each
+    finished chunk is written atomically to ``work_dir`` and skipped on a
+    restart. At the end all chunks are merged into ``out_file`` (our npz, or
+    the official JSON for ``*.json``).
+
+    Args:
+        data_root (str): folder the ``file_names`` are relative to.
+        file_names (Sequence[str]): canonical image order.
+        out_file (str): merged output.
+        work_dir (str): folder for the chunk files.
+        workers (int): worker processes. Defaults to 1.
+        chunk_size (int): images per chunk file. Defaults to 64.
+        mode (str): ``'fast'`` or ``'quality'``. Defaults to 'fast'.
+        base_seed (int, optional): see :func:`image_seed`; ``None`` leaves
+            the C RNG unseeded (official, non-deterministic order).
+        progress_interval (float): seconds between progress lines.
+
+    Returns:
+        ORLProposals: the merged proposals.
+    """
+    names = list(file_names)
+    os.makedirs(work_dir, exist_ok=True)
+    ranges = chunk_ranges(len(names), chunk_size)
+    paths = [chunk_path(work_dir, 'ss', s, e) for s, e in ranges]
+    todo = [(data_root, names[s:e], s, e, p, mode, base_seed)
+            for (s, e), p in zip(ranges, paths) if not osp.exists(p)]
+    done = len(names) - sum(a[3] - a[2] for a in todo)
+    prog = Progress(len(names), 'selective search', progress_interval,
+                    done=done)
+    if todo:
+        if workers > 1:
+            ctx = mp.get_context('spawn')
+            with ctx.Pool(workers, initializer=_init_worker) as pool:
+                for n in pool.imap_unordered(_process_chunk, todo):
+                    prog.update(n)
+        else:
+            _init_worker()
+            for a in todo:
+                prog.update(_process_chunk(a))
+    boxes: List[np.ndarray] = []
+    for (s, e), p in zip(ranges, paths):
+        with np.load(p) as z:
+            if int(z['start']) != s or int(z['end']) != e or int(
+                    z['names_crc']) != _names_crc(names[s:e]):
+                raise ValueError(
+                    f'{p}: chunk was made for other images (keys "start", '
+                    f'"end", "names_crc" differ from images {s}..{e} of '
+                    'this run); use an empty work_dir for a new image list')
+            boxes += [b.copy() for b in unflatten_ragged(
+                z['boxes'], z['box_offsets'], p, 'box_offsets')]
+    props = ORLProposals(boxes=boxes, file_names=names)
+    save_proposals(props, out_file)
+    print(f'[selective search] {len(names)} images, '
+          f'{sum(len(b) for b in boxes)} boxes -> {out_file}', flush=True)
+    return props
