@@ -1,0 +1,123 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""``PretrainedBackbone``: load a pre-trained ResNet from any checkpoint.
+
+The transfer configs (``configs/benchmarks/mmdetection``) initialise the
+detector backbone, and the C4 shared head (``layer4``), with::
+
+    init_cfg=dict(type='mmscrl.PretrainedBackbone', checkpoint=PATH)
+
+``PATH`` may be a full mmscrl/mmpretrain training checkpoint (online or query
+backbone ``backbone.*``; ``target_net.*``/``encoder_k.*`` skipped), an
+officially released SCRL (``online_network_state_dict``), DenseCL or ORL file,
+or a backbone-only file (see :mod:`mmscrl.utils.checkpoint_layout`). Unlike
+mmengine's ``Pretrained`` with ``prefix='backbone.'`` (which needs a full
+checkpoint) or without prefix (which silently loads nothing from a full one),
+it accepts both layouts and fails loudly: every parameter and buffer of the
+module must come from the checkpoint (except ``allow_missing`` patterns such
+as the C4 head's extra ``norm`` and BN ``num_batches_tracked``), shapes must
+match, and the converted / unused / missing keys are logged.
+
+mmengine runs custom (non-``Pretrained``) initializers *before* the children's
+``init_weights``; mmdet's ResNet, ``ResLayer`` and their blocks have no
+children initializers once ``init_cfg`` is given, so nothing re-initialises
+the loaded weights (tested in ``tests/benchmarks/test_mmdet_transfer.py``).
+"""
+import fnmatch
+from collections import OrderedDict
+from typing import Sequence
+
+from mmengine.logging import print_log
+from mmengine.model.weight_init import update_init_info
+
+from mmscrl.registry import WEIGHT_INITIALIZERS
+from mmscrl.utils.checkpoint_layout import (extract_backbone, group_keys,
+                                            load_checkpoint_file)
+
+
+@WEIGHT_INITIALIZERS.register_module()
+class PretrainedBackbone:
+    """Initialise a ResNet-like module from the backbone of a checkpoint.
+
+    Args:
+        checkpoint (str): checkpoint file of any supported layout. None raises
+            an error when the weights are initialised, so that a benchmark
+            never trains from scratch by accident.
+        allow_missing (Sequence[str]): fnmatch patterns of module keys that
+            may be absent from the checkpoint (e.g. ``('norm.*',)`` for the
+            extra norm of ``ResLayerExtraNorm``). ``*num_batches_tracked`` is
+            always allowed. Defaults to ().
+        weights_only (bool): use torch's safe unpickler. Defaults to True.
+    """
+
+    def __init__(self,
+                 checkpoint: str,
+                 allow_missing: Sequence[str] = (),
+                 weights_only: bool = True):
+        self.checkpoint = checkpoint
+        self.allow_missing = tuple(allow_missing) + ('*num_batches_tracked', )
+        self.weights_only = weights_only
+        self.report = None
+
+    def __call__(self, module):
+        name = type(module).__name__
+        if not self.checkpoint:
+            raise ValueError(
+                f'{name}: init_cfg PretrainedBackbone has no checkpoint. '
+                'Pass the pre-trained weights, e.g. tools/benchmarks/'
+                'mmdetection/dist_train.sh CONFIG CHECKPOINT GPUS (or '
+                '--pretrained random for a random-init baseline).')
+        ckpt = load_checkpoint_file(
+            self.checkpoint, weights_only=self.weights_only)
+        extraction = extract_backbone(ckpt)
+        source = extraction.state_dict
+        target = module.state_dict()
+
+        loaded, missing, mismatched = OrderedDict(), [], []
+        for key, value in target.items():
+            if key in source:
+                if source[key].shape != value.shape:
+                    mismatched.append(f'{key}: checkpoint '
+                                      f'{tuple(source[key].shape)} vs module '
+                                      f'{tuple(value.shape)}')
+                else:
+                    loaded[key] = source[key]
+            elif not any(
+                    fnmatch.fnmatchcase(key, p) for p in self.allow_missing):
+                missing.append(key)
+        if mismatched or missing:
+            raise ValueError(
+                f'{name} cannot be initialised from {self.checkpoint} '
+                f'({extraction.layout} layout, ResNet-{extraction.depth}): '
+                f'{len(mismatched)} shape mismatches {mismatched[:5]}, '
+                f'{len(missing)} module keys missing from the checkpoint '
+                f'{missing[:10]}')
+        module.load_state_dict(loaded, strict=False)
+        unused = [k for k in source if k not in target]
+        allowed_missing = [
+            k for k in target
+            if k not in source and not k.endswith('num_batches_tracked')
+        ]
+        self.report = dict(
+            layout=extraction.layout,
+            loaded=list(loaded),
+            unused=unused,
+            allowed_missing=allowed_missing,
+            skipped=extraction.skipped)
+
+        def fmt(keys):
+            return ', '.join(f'{g} ({n})'
+                             for g, n in group_keys(keys).items()) or 'none'
+
+        print_log(
+            f'PretrainedBackbone: {name} <- {self.checkpoint} '
+            f'({extraction.layout} layout, backbone prefix '
+            f'"{extraction.source_prefix}"): loaded {len(loaded)} keys; '
+            f'checkpoint backbone keys unused here: {fmt(unused)}; '
+            f'not in checkpoint (allowed): {fmt(allowed_missing)}; '
+            f'non-backbone checkpoint keys skipped: '
+            f'{len(extraction.skipped)}',
+            logger='current')
+        if hasattr(module, '_params_init_info'):
+            update_init_info(
+                module,
+                init_info=f'PretrainedBackbone: load from {self.checkpoint}')
