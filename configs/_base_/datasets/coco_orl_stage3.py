@@ -1,0 +1,63 @@
+# ORL stage 3 data (Jiahao000/ORL configs/selfsup/orl/coco/stage3/
+# r50_bs512_ep800.py): per image and iteration, two 224 global views (the
+# stage-1 BYOL pipelines), an intra-RoI pair (a filtered box + its jitter) and
+# an inter-RoI pair (a mined RoI pair with a random kNN image), cut to 96x96
+# (PIL bilinear) and augmented by the stage-1 pipelines without
+# RandomResizedCrop. `ann_file` is the stage-2 correspondence file (our .npz
+# or the official *_correspondence.json).
+dataset_type = 'ORLDataset'
+data_root = 'data/coco/'
+img_size = 224
+patch_size = 96
+
+
+def _view_pipeline(blur_prob, solarize_prob):
+    return [
+        dict(type='RandomResizedCrop', scale=img_size,
+             crop_ratio_range=(0.08, 1.), interpolation='bilinear',
+             backend='pillow'),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='RandomApply',
+             transforms=[dict(type='ColorJitter', brightness=0.4,
+                              contrast=0.4, saturation=0.2, hue=0.1)],
+             prob=0.8),
+        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+             channel_weights=(0.114, 0.587, 0.2989)),
+        dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
+             magnitude_std='inf', prob=blur_prob),
+        dict(type='Solarize', thr=128, prob=solarize_prob),
+    ]
+
+
+view_pipeline1 = _view_pipeline(blur_prob=1., solarize_prob=0.)
+view_pipeline2 = _view_pipeline(blur_prob=0.1, solarize_prob=0.2)
+patch_pipeline1 = view_pipeline1[1:]  # no RandomResizedCrop
+patch_pipeline2 = view_pipeline2[1:]
+del _view_pipeline
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ORLCropPatches', patch_size=patch_size, shift=(-0.5, 0.5),
+         scale=(0.5, 2.), ratio=(0.5, 2.), iou_thr=0.5, max_attempts=200),
+    dict(type='ORLMultiView',
+         global_transforms=[view_pipeline1, view_pipeline2],
+         patch_transforms=[patch_pipeline1, patch_pipeline2]),
+    # inputs: [img1, img2, ipatch1, ipatch2, kpatch1, kpatch2]
+    dict(type='PackInputs', algorithm_keys=['inter_valid'],
+         meta_keys=['sample_idx', 'img_path', 'knn_idx']),
+]
+
+train_dataloader = dict(
+    batch_size=64,  # x 8 GPUs = 512
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    drop_last=True,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='meta/train2017_10nn_instance_correspondence.npz',
+        data_prefix='train2017/',
+        topk_knn_image=10,
+        pipeline=train_pipeline))
