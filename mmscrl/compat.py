@@ -26,11 +26,6 @@ in the package patches third-party code.
    and torch's SyncBatchNorm refuses CPU tensors. Without CUDA we use gloo,
    skip ``set_device``, drop ``device_ids`` for CPU modules and revert SyncBN
    to BN (logged), so ``tools/dist_train.sh CFG 2`` runs on a CPU-only box.
-5. ``Registry.get('scope.Name')`` only finds ``scope`` among the *direct*
-   children of MMEngine's root registry; mmscrl's registries are children of
-   mmpretrain's, so ``type='mmscrl.X'`` in an mmdet-scope config (transfer
-   benchmarks) resolved to None. When the plain lookup fails we search the
-   whole registry tree for the scope.
 """
 import functools
 import os
@@ -235,28 +230,9 @@ def patch_cpu_distributed():
     MMDistributedDataParallel.__init__ = ddp_init
 
 
-@_once
-def patch_registry_nested_scopes():
-    from mmengine.registry import Registry
-    original_get = Registry.get
-
-    def get(self, key):
-        obj = original_get(self, key)
-        if obj is None and isinstance(key, str):
-            scope, real_key = Registry.split_scope_key(key)
-            if scope is not None and scope != self.scope:
-                found = self._get_root_registry()._search_child(scope)
-                if found is not None and found is not self:
-                    obj = found.get(real_key)
-        return obj
-
-    Registry.get = get
-
-
 def apply_all():
     """Apply every fix; safe to call many times."""
     patch_torch_load_safe_globals()
     patch_mmcv_adjust_hue()
     patch_runner_collate_scope()
     patch_cpu_distributed()
-    patch_registry_nested_scopes()

@@ -73,11 +73,18 @@ def _child(name: str, parent_attr: str, location: str = None):
     if parent is None:  # mmpretrain has no FUNCTIONS registry
         from mmengine import registry as mmengine_registry
         parent = getattr(mmengine_registry, parent_attr)
-    return ScopedRegistry(
+    registry = ScopedRegistry(
         name,
         parent=parent,
         scope='mmscrl',
         locations=[location] if location else [])
+    # MMEngine resolves 'scope.Name' from a foreign scope (e.g. 'mmscrl.SCRL'
+    # in an mmdet config) only among the *direct* children of its root
+    # registry. Ours hang below mmpretrain's, so also list them there; their
+    # parent (for unprefixed fall-through to mmpretrain) is unchanged.
+    root = parent._get_root_registry()
+    root._children.setdefault('mmscrl', registry)
+    return registry
 
 
 RUNNERS = _child('runner', 'RUNNERS', 'mmscrl.engine')
