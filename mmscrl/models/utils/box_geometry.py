@@ -170,6 +170,12 @@ def sample_scrl_box_pairs(H1: np.ndarray,
        (issue #2 description, quirk 4 B).
     5. Map the box (same original-image rectangle) into both views through
        ``H1``/``H2`` (flips handled by :func:`map_boxes`) and clip to the view.
+       Deliberate deviation: ``round()`` in step 2 can make the sampling
+       frame up to 0.5 px (less-zoomed view) larger than the overlap; we clip
+       each candidate to the overlap (before the IoU test), so a pair always
+       covers one original rectangle. The official code clips each
+       view separately, leaving such boxes mismatched by <= 0.5 px of the
+       less-zoomed view (a box side may thus be 31.5 instead of 32 px).
 
     Args:
         H1, H2 (ndarray): (3, 3) original-to-view homographies.
@@ -198,8 +204,8 @@ def sample_scrl_box_pairs(H1: np.ndarray,
         return empty, empty.copy()
     s_w = min(abs(H1[0, 0]), abs(H2[0, 0]))
     s_h = min(abs(H1[1, 1]), abs(H2[1, 1]))
-    W = round((inter[2] - inter[0]) * s_w)
-    H = round((inter[3] - inter[1]) * s_h)
+    W_max, H_max = (inter[2] - inter[0]) * s_w, (inter[3] - inter[1]) * s_h
+    W, H = round(W_max), round(H_max)
     if min_size >= W or min_size >= H:
         return empty, empty.copy()
     div_w_range = int(W / min_size) + 1
@@ -216,7 +222,10 @@ def sample_scrl_box_pairs(H1: np.ndarray,
             box_h = randint(min_size, int(grid_h + 1))
             box_x = randint(0, int(grid_w - box_w + 1)) + int(grid_x * grid_w)
             box_y = randint(0, int(grid_h - box_h + 1)) + int(grid_y * grid_h)
-            cand = (box_x, box_y, box_x + box_w, box_y + box_h)
+            # round() above may make the frame <= 0.5 px larger than the
+            # overlap: clip to it, so a pair stays one original rectangle
+            cand = (box_x, box_y, min(box_x + box_w, W_max),
+                    min(box_y + box_h, H_max))
             if i == 0 or iou_thr >= 1.0 or all(
                     _iou_scalar(cand, k) < iou_thr for k in kept):
                 accepted = True
