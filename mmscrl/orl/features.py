@@ -17,7 +17,8 @@
 The stage-1 model is any mmscrl/mmpretrain self-supervised model with
 ``backbone`` and ``neck`` attributes (mmpretrain ``BYOL``), built from its
 config and loaded from an mmengine checkpoint (``{'state_dict': ...}``)
-without a Runner.
+without a Runner; SyncBN layers are reverted to BN (identical in eval mode)
+so the tools also run on CPU.
 """
 import os.path as osp
 from typing import Callable, List, Optional, Sequence
@@ -75,7 +76,9 @@ def build_stage1_model(config, checkpoint: Optional[str] = None,
     init_default_scope(cfg.get('default_scope', 'mmscrl'))
     model_cfg = cfg.model.copy()
     model_cfg.pop('init_cfg', None)
-    model = MODELS.build(model_cfg)
+    # eval-mode SyncBN == BN, and torch's SyncBN refuses CPU tensors
+    from mmengine.model import revert_sync_batchnorm
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
     for attr in ('backbone', 'neck'):
         if not hasattr(model, attr):
             raise ValueError(f'stage-1 model {type(model).__name__} has no '
