@@ -319,3 +319,30 @@ def test_runner_refuses_bad_queue_len_before_training(tmp_path,
     assert 'queue_len=10' in msg and 'batch_size=4' in msg
     assert 'world_size=1' in msg
     assert int(runner.model.encoder_k.steps) == 0
+
+
+def test_shuffle_bn_across_two_processes(tmp_path, repo_root,
+                                         random_image_dir):
+    """tools/dist_train.sh with 2 CPU processes (gloo): shuffle-BN runs
+    across ranks and each queue receives the gathered global batch."""
+    import os
+    import subprocess
+    import sys
+    work = tmp_path / 'ddp'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PORT='29623')
+    out = subprocess.run([
+        'bash', 'tools/dist_train.sh',
+        'configs/densecl/densecl_resnet18_1xb8-coslr-20i_demo.py', '2',
+        '--work-dir', str(work), '--cfg-options',
+        f'train_dataloader.dataset.data_root={random_image_dir}',
+        'train_cfg.max_iters=3', 'default_hooks.checkpoint.interval=3',
+        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False'
+    ], cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-6000:]
+    assert 'Distributed training: True' in out.stdout + out.stderr
+    state = torch.load(work / 'iter_3.pth', map_location='cpu')['state_dict']
+    # 3 iterations x (4 images x 2 processes) in a queue of 64
+    assert int(state['queue_ptr']) == int(state['queue2_ptr']) == 24
+    torch.testing.assert_close(state['queue2'].norm(dim=0), torch.ones(64))
