@@ -1,0 +1,369 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Building blocks of the demo job (``tools/demo/run_demo.py``).
+
+Pre-train a self-supervised model on the unlabeled demo images, then train
+the same detector twice on the labeled split -- once with the pre-trained
+backbone, once from random initialisation, identical otherwise -- and
+compare mmdet's COCO bbox AP.
+
+Every training stage runs ``tools/train.py`` in a subprocess on a config
+that this module derives from a repository config and dumps into the
+stage's work dir (``config.py``), so each stage is an ordinary, reproducible
+mmengine run. A stage writes ``demo_stage.json`` when it finishes; a rerun
+with the same settings skips finished stages (resumable).
+"""
+import copy
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import Config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+STAGE_FILE = 'demo_stage.json'
+
+
+class Banner:
+    """Prints stage banners with the elapsed wall time of the whole job."""
+
+    def __init__(self, total: int):
+        self.t0 = time.time()
+        self.total = total
+        self.k = 0
+
+    def elapsed(self) -> float:
+        return time.time() - self.t0
+
+    def __call__(self, title: str) -> None:
+        self.k += 1
+        m, s = divmod(int(self.elapsed()), 60)
+        line = f'[demo {self.k}/{self.total} | {m:02d}:{s:02d} elapsed] {title}'
+        print('\n' + '=' * len(line) + '\n' + line + '\n' + '=' * len(line),
+              flush=True)
+
+    def info(self, msg: str) -> None:
+        m, s = divmod(int(self.elapsed()), 60)
+        print(f'[demo | {m:02d}:{s:02d}] {msg}', flush=True)
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def scale_iter_schedule(cfg: Config, max_iters: int) -> Config:
+    """Set an iteration-based config to ``max_iters`` iterations.
+
+    ``train_cfg.max_iters`` is replaced, and every iteration-based
+    ``param_scheduler`` (``begin``/``end``/``T_max``) and the iteration
+    intervals of validation and checkpointing are rescaled by
+    ``max_iters / old_max_iters``, so warm-up and decay keep their shape.
+
+    Args:
+        cfg (Config): Config with ``train_cfg.type='IterBasedTrainLoop'``.
+        max_iters (int): New number of iterations (>= 1).
+
+    Returns:
+        Config: ``cfg``, modified in place.
+    """
+    if max_iters < 1:
+        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+    train_cfg = cfg.get('train_cfg', None)
+    if not train_cfg or 'max_iters' not in train_cfg:
+        raise KeyError(
+            f'{cfg.filename}: train_cfg.max_iters is required (an '
+            'IterBasedTrainLoop config), got train_cfg={train_cfg}')
+    old = int(train_cfg['max_iters'])
+    ratio = max_iters / old
+
+    def rescale(v):
+        return max(0, min(max_iters, int(round(v * ratio))))
+
+    train_cfg['max_iters'] = max_iters
+    if 'val_interval' in train_cfg:
+        train_cfg['val_interval'] = max(
+            1, min(max_iters, rescale(train_cfg['val_interval'])))
+    scheds = cfg.get('param_scheduler', None) or []
+    if isinstance(scheds, dict):
+        scheds = [scheds]
+    for sched in scheds:
+        if sched.get('by_epoch', True) and not sched.get(
+                'convert_to_iter_based', False):
+            raise ValueError(
+                f'{cfg.filename}: param_scheduler {sched.get("type")} must '
+                'be iteration based (by_epoch=False)')
+        if 'begin' in sched:
+            sched['begin'] = rescale(sched['begin'])
+        if 'end' in sched:
+            sched['end'] = max(sched.get('begin', 0) + 1,
+                               rescale(sched['end']))
+        if 'T_max' in sched:
+            sched['T_max'] = max(1, rescale(sched['T_max']))
+    ckpt = cfg.get('default_hooks', {}).get('checkpoint', None)
+    if ckpt is not None and ckpt.get('interval', -1) > 0:
+        ckpt['interval'] = max(1, min(max_iters, rescale(ckpt['interval'])))
+    return cfg
+
+
+def set_data_root(cfg: Config, data_root: str) -> Config:
+    """Point every dataloader (and the COCO evaluator) at ``data_root``.
+
+    Handles datasets nested in wrappers (``dataset.dataset``); a relative
+    ``ann_file`` of an evaluator is re-rooted if it lives under the old
+    data root.
+    """
+    data_root = osp.join(osp.abspath(data_root), '')
+
+    def fix_dataset(ds):
+        while ds is not None:
+            old = ds.get('data_root', None)
+            if 'data_root' in ds or 'ann_file' in ds or 'data_prefix' in ds:
+                ds['data_root'] = data_root
+            for key in ('ann_file', ):
+                val = ds.get(key, None)
+                if isinstance(val, str) and old and val.startswith(old):
+                    ds[key] = val[len(old):]
+            ds = ds.get('dataset', None)
+
+    old_root = None
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name, None)
+        if loader:
+            old_root = old_root or loader['dataset'].get('data_root', None)
+            fix_dataset(loader['dataset'])
+    for name in ('val_evaluator', 'test_evaluator'):
+        ev = cfg.get(name, None)
+        evs = ev if isinstance(ev, list) else [ev] if ev else []
+        for e in evs:
+            ann = e.get('ann_file', None)
+            if isinstance(ann, str) and old_root and ann.startswith(old_root):
+                e['ann_file'] = data_root + ann[len(old_root):]
+    return cfg
+
+
+def read_last_metrics(work_dir: str, key: str = 'coco/bbox_mAP') -> Dict:
+    """The last record holding ``key`` in a run's ``vis_data/scalars.json``.
+
+    Looks at every ``<work_dir>/<timestamp>/vis_data/scalars.json`` and
+    returns the newest matching record (a dict of metric -> value).
+    """
+    files = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    for path in reversed(files):
+        with open(path) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        for rec in reversed(records):
+            if key in rec:
+                return rec
+    raise FileNotFoundError(
+        f'no record with {key!r} in {work_dir}/*/vis_data/scalars.json; did '
+        'the validation run?')
+
+
+def _stage_done(work_dir: str, settings: Dict) -> Optional[Dict]:
+    path = osp.join(work_dir, STAGE_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        rec = json.load(f)
+    return rec if rec.get('settings') == settings else None
+
+
+def run_train(cfg: Config, work_dir: str, settings: Dict,
+              banner: Optional[Banner] = None,
+              extra_env: Optional[Dict[str, str]] = None) -> Dict:
+    """Run ``tools/train.py`` on ``cfg`` in ``work_dir`` (skipped if done).
+
+    Args:
+        cfg (Config): The full config to train.
+        work_dir (str): Work directory of the run.
+        settings (dict): What makes this run unique (JSON-serialisable);
+            a finished run with equal settings is reused.
+        banner (Banner, optional): For progress messages.
+        extra_env (dict, optional): Extra environment variables.
+
+    Returns:
+        dict: ``settings``, ``work_dir``, ``checkpoint`` (the last one),
+        ``seconds`` (training wall time) and ``reused``.
+    """
+    work_dir = osp.abspath(work_dir)
+    done = _stage_done(work_dir, settings)
+    if done is not None:
+        if banner:
+            banner.info(f'reusing finished run in {work_dir}')
+        done['reused'] = True
+        return done
+    pending = osp.join(work_dir, 'demo_pending.json')
+    if osp.isdir(work_dir):
+        same = False
+        if osp.isfile(pending):
+            with open(pending) as f:
+                same = json.load(f) == settings
+        if not same:  # leftovers of a run with other settings: start over
+            shutil.rmtree(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    _atomic_write(pending, json.dumps(settings, indent=2))
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = work_dir
+    cfg_path = osp.join(work_dir, 'config.py')
+    cfg.dump(cfg_path)
+    cmd = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'), cfg_path, '--work-dir',
+        work_dir
+    ]
+    if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        cmd.append('--resume')  # continue an interrupted run
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    if banner:
+        banner.info('running: ' + ' '.join(cmd))
+    t0 = time.time()
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f'training failed (exit {proc.returncode}) in {work_dir}; see the '
+            'log above and the config at ' + cfg_path)
+    last = osp.join(work_dir, 'last_checkpoint')
+    ckpt = None
+    if osp.isfile(last):
+        with open(last) as f:
+            ckpt = f.read().strip()
+    rec = dict(
+        settings=settings,
+        work_dir=work_dir,
+        checkpoint=ckpt,
+        seconds=round(time.time() - t0, 1))
+    _atomic_write(osp.join(work_dir, STAGE_FILE), json.dumps(rec, indent=2))
+    rec['reused'] = False
+    return rec
+
+
+def pretrain_config(config: str, data_root: str, max_iters: Optional[int],
+                    batch_size: Optional[int] = None,
+                    num_workers: Optional[int] = None,
+                    seed: int = 0) -> Config:
+    """Load a demo pre-training config and apply the demo overrides."""
+    cfg = Config.fromfile(config)
+    if max_iters:
+        scale_iter_schedule(cfg, max_iters)
+    set_data_root(cfg, data_root)
+    loader = cfg.train_dataloader
+    if batch_size:
+        loader.batch_size = batch_size
+    if num_workers is not None:
+        loader.num_workers = num_workers
+        loader.persistent_workers = num_workers > 0
+    cfg.randomness = dict(seed=seed)
+    # a finished pre-training only needs its last checkpoint
+    ckpt = cfg.default_hooks.get('checkpoint', None)
+    if ckpt is not None:
+        ckpt['interval'] = cfg.train_cfg.max_iters
+        ckpt['max_keep_ckpts'] = 1
+    return cfg
+
+
+def detector_config(config: str, data_root: str, max_iters: Optional[int],
+                    pretrained: Optional[str], seed: int = 0,
+                    num_workers: Optional[int] = None,
+                    prefix: str = 'backbone.') -> Config:
+    """Load the demo detector config; init its backbone from ``pretrained``.
+
+    With ``pretrained=None`` the backbone keeps the config's (random)
+    initialisation; otherwise ``model.backbone.init_cfg`` becomes a
+    ``Pretrained`` init reading the keys under ``prefix`` of the
+    checkpoint (the self-supervised model's online backbone). Everything
+    else, including the seed, is identical between the two.
+    """
+    cfg = Config.fromfile(config)
+    if max_iters:
+        scale_iter_schedule(cfg, max_iters)
+        cfg.train_cfg.val_interval = cfg.train_cfg.max_iters
+    set_data_root(cfg, data_root)
+    if pretrained:
+        if not osp.isfile(pretrained):
+            raise FileNotFoundError(f'pre-trained checkpoint {pretrained}')
+        cfg.model.backbone.init_cfg = dict(
+            type='Pretrained', checkpoint=pretrained, prefix=prefix)
+    else:
+        cfg.model.backbone.init_cfg = None
+    if num_workers is not None:
+        for name in ('train_dataloader', 'val_dataloader',
+                     'test_dataloader'):
+            cfg[name].num_workers = num_workers
+            cfg[name].persistent_workers = num_workers > 0
+    cfg.randomness = dict(seed=seed)
+    return cfg
+
+
+def run_detector(det_config: str, work_dir: str, data_root: str,
+                 max_iters: Optional[int], pretrained: Optional[str],
+                 seed: int = 0, num_workers: Optional[int] = None,
+                 banner: Optional[Banner] = None) -> Dict:
+    """Train + evaluate the demo detector; return its COCO bbox metrics.
+
+    Returns:
+        dict: ``bbox_mAP``, ``bbox_mAP_50`` (in [0, 1]), ``seconds`` and
+        the run record of :func:`run_train`.
+    """
+    cfg = detector_config(det_config, data_root, max_iters, pretrained,
+                          seed=seed, num_workers=num_workers)
+    settings = dict(
+        config=osp.abspath(det_config),
+        data_root=osp.abspath(data_root),
+        max_iters=cfg.train_cfg.max_iters,
+        pretrained=pretrained,
+        pretrained_mtime=(os.stat(pretrained).st_mtime_ns
+                          if pretrained else None),
+        seed=seed)
+    rec = run_train(cfg, work_dir, settings, banner=banner)
+    metrics = read_last_metrics(work_dir)
+    rec.update(
+        bbox_mAP=float(metrics['coco/bbox_mAP']),
+        bbox_mAP_50=float(metrics['coco/bbox_mAP_50']))
+    return rec
+
+
+def format_results(rows: Sequence[Dict]) -> str:
+    """Markdown table ``init | bbox AP | AP50 | ...`` (AP in percent)."""
+    lines = [
+        '| init | bbox AP | AP50 | pre-train (s) | detector (s) |',
+        '|---|---:|---:|---:|---:|'
+    ]
+    for r in rows:
+        if r.get('error'):
+            lines.append(f'| {r["init"]} | n/a | n/a | - | - |')
+            continue
+        pre = r.get('pretrain_seconds')
+        lines.append(
+            f'| {r["init"]} | {100 * r["bbox_mAP"]:.1f} | '
+            f'{100 * r["bbox_mAP_50"]:.1f} | '
+            f'{"-" if pre is None else f"{pre:.0f}"} | '
+            f'{r["detector_seconds"]:.0f} |')
+    notes = [f'- {r["init"]}: not available: {r["error"]}'
+             for r in rows if r.get('error')]
+    return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
+
+
+def write_results(rows: List[Dict], out_dir: str, meta: Dict) -> Dict:
+    """Write ``results.md`` and ``results.json`` atomically to ``out_dir``."""
+    os.makedirs(out_dir, exist_ok=True)
+    table = format_results(rows)
+    md = ('# mmscrl demo: detection transfer on the synthetic demo data\n\n'
+          + table + '\n' + ''.join(f'- {k}: {v}\n'
+                                   for k, v in meta.items()))
+    paths = dict(
+        md=osp.join(out_dir, 'results.md'),
+        json=osp.join(out_dir, 'results.json'))
+    _atomic_write(paths['md'], md)
+    _atomic_write(paths['json'],
+                  json.dumps(dict(rows=rows, meta=meta), indent=2))
+    return paths
