@@ -161,7 +161,7 @@ class _EmbeddingStore:
         c = int(np.searchsorted(self.starts, i, side='right') - 1)
         s, boxes, offsets, emb = self.chunks[c]
         f = torch.from_numpy(
-            np.asarray(emb[offsets[i - s]:offsets[i - s + 1]],
+            np.array(emb[offsets[i - s]:offsets[i - s + 1]],
                        dtype=np.float32))
         return boxes[i - s], f
 

@@ -173,7 +173,10 @@ def run_selective_search(data_root: str,
                     done=done)
     if todo:
         if workers > 1:
-            ctx = mp.get_context('spawn')
+            # fork: no re-import of the heavy stack in each worker; the
+            # workers only run OpenCV (no CUDA) and seed rand() per image
+            ctx = mp.get_context(
+                'fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
             with ctx.Pool(workers, initializer=_init_worker) as pool:
                 for n in pool.imap_unordered(_process_chunk, todo):
                     prog.update(n)
