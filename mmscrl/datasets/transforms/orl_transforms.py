@@ -188,7 +188,8 @@ class ORLCropPatches(BaseTransform):
     ``knn_img_path``.
 
     **Added keys:** ``ipatch`` / ``kpatch`` (lists of two (S, S, C) arrays),
-    ``intra_boxes`` / ``inter_boxes`` ((2, 4) float32, xywh), ``knn_img_shape``.
+    ``intra_boxes`` / ``inter_boxes`` ((2, 4) float32, xywh),
+    ``knn_img_shape``.
 
     With ``inter_valid=False`` (the sample has no RoI pair) the kpatches are
     copies of the ipatches, only so that the batch collates; :class:`ORL`
