@@ -21,7 +21,7 @@ without a Runner; SyncBN layers are reverted to BN (identical in eval mode)
 so the tools also run on CPU.
 """
 import os.path as osp
-from typing import Callable, List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch

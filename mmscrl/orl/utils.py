@@ -6,7 +6,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
