@@ -1,0 +1,513 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Transfer benchmarks: the shipped mmdet configs, shrunk, train and evaluate.
+
+For every detector family (Mask R-CNN FPN, Mask R-CNN C4, Faster R-CNN C4 on
+VOC, RetinaNet) the shipped config is loaded, shrunk (ResNet-18, BN instead of
+SyncBN, ~128 px images, 2 iterations) and trained from a full mmscrl
+checkpoint through ``tools/benchmarks/mmdetection/train.py``; the final
+validation runs the real CocoMetric (bbox + segm) / VOCMetric on a tiny
+dataset generated here. Loading tests check that every backbone key comes
+from the checkpoint, that the C4 shared head receives layer4, and that a
+converted checkpoint gives the same backbone outputs.
+"""
+import importlib.util
+import json
+import math
+import os.path as osp
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import mmscrl  # noqa: F401
+from mmscrl.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG_DIR = osp.join(REPO, 'configs', 'benchmarks', 'mmdetection')
+SHIPPED = {
+    'mask_fpn': 'coco/mask-rcnn_r50_fpn_ms-1x_coco.py',
+    'mask_fpn_2x': 'coco/mask-rcnn_r50_fpn_ms-2x_coco.py',
+    'faster_fpn': 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py',
+    'retinanet': 'coco/retinanet_r50_fpn_ms-1x_coco.py',
+    'mask_c4': 'coco/mask-rcnn_r50-c4_ms-1x_coco.py',
+    'voc_c4': 'voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py',
+}
+CLASSES = ('car', 'person')
+SIZE = 128
+
+
+def _load_module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_train = _load_module(
+    osp.join(REPO, 'tools', 'benchmarks', 'mmdetection', 'train.py'),
+    '_bench_train')
+converter = _load_module(
+    osp.join(REPO, 'tools', 'model_converters', 'extract_backbone.py'),
+    '_extract_backbone')
+
+
+# ----------------------------------------------------------------- data ---
+def _objects(rng, n):
+    """n random boxes (x1, y1, x2, y2) inside a SIZE x SIZE image."""
+    boxes = []
+    for _ in range(n):
+        w, h = rng.integers(30, 70, size=2)
+        x, y = rng.integers(2, SIZE - 2 - w), rng.integers(2, SIZE - 2 - h)
+        boxes.append((int(x), int(y), int(x + w), int(y + h)))
+    return boxes
+
+
+def _draw(rng, boxes, labels):
+    img = rng.integers(0, 60, size=(SIZE, SIZE, 3)).astype(np.uint8)
+    colours = [(40, 200, 240), (230, 90, 30)]
+    for (x1, y1, x2, y2), label in zip(boxes, labels):
+        # an ellipse inside the box: the instance mask
+        cv2.ellipse(img, (((x1 + x2) / 2, (y1 + y2) / 2),
+                          (x2 - x1, y2 - y1), 0), colours[label], -1)
+    return img
+
+
+@pytest.fixture(scope='module')
+def coco_data(tmp_path_factory):
+    """4 images with 1-2 ellipse instances (polygon masks), COCO json."""
+    root = tmp_path_factory.mktemp('tiny_coco')
+    (root / 'images').mkdir()
+    rng = np.random.default_rng(0)
+    images, anns = [], []
+    for i in range(4):
+        boxes = _objects(rng, 1 + i % 2)
+        labels = [(i + j) % 2 for j in range(len(boxes))]
+        cv2.imwrite(str(root / 'images' / f'{i}.jpg'),
+                    _draw(rng, boxes, labels))
+        images.append(
+            dict(id=i + 1, file_name=f'{i}.jpg', width=SIZE, height=SIZE))
+        for (x1, y1, x2, y2), label in zip(boxes, labels):
+            cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (
+                y2 - y1) / 2
+            poly = []
+            for t in np.linspace(0, 2 * math.pi, 16, endpoint=False):
+                poly += [cx + rx * math.cos(t), cy + ry * math.sin(t)]
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=i + 1,
+                    category_id=label + 1,
+                    bbox=[x1, y1, x2 - x1, y2 - y1],
+                    area=math.pi * rx * ry,
+                    segmentation=[poly],
+                    iscrowd=0))
+    ann_file = root / 'instances.json'
+    ann_file.write_text(
+        json.dumps(
+            dict(
+                info=dict(description='mmscrl tiny transfer test'),
+                licenses=[],
+                images=images,
+                annotations=anns,
+                categories=[
+                    dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)
+                ])))
+    return root
+
+
+@pytest.fixture(scope='module')
+def voc_data(tmp_path_factory):
+    """A VOCdevkit/VOC2007 with 4 images (trainval = test)."""
+    root = tmp_path_factory.mktemp('tiny_voc')
+    voc = root / 'VOC2007'
+    for sub in ('JPEGImages', 'Annotations', 'ImageSets/Main'):
+        (voc / sub).mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    ids = []
+    for i in range(4):
+        name = f'{i:06d}'
+        ids.append(name)
+        boxes = _objects(rng, 1 + i % 2)
+        labels = [(i + j) % 2 for j in range(len(boxes))]
+        cv2.imwrite(str(voc / 'JPEGImages' / f'{name}.jpg'),
+                    _draw(rng, boxes, labels))
+        ann = ET.Element('annotation')
+        ET.SubElement(ann, 'filename').text = f'{name}.jpg'
+        size = ET.SubElement(ann, 'size')
+        for tag, v in (('width', SIZE), ('height', SIZE), ('depth', 3)):
+            ET.SubElement(size, tag).text = str(v)
+        for (x1, y1, x2, y2), label in zip(boxes, labels):
+            obj = ET.SubElement(ann, 'object')
+            ET.SubElement(obj, 'name').text = CLASSES[label]
+            ET.SubElement(obj, 'difficult').text = '0'
+            bb = ET.SubElement(obj, 'bndbox')
+            # VOC boxes are 1-based inclusive
+            for tag, v in (('xmin', x1 + 1), ('ymin', y1 + 1), ('xmax', x2),
+                           ('ymax', y2)):
+                ET.SubElement(bb, tag).text = str(v)
+        ET.ElementTree(ann).write(voc / 'Annotations' / f'{name}.xml')
+    for split in ('trainval', 'test'):
+        (voc / 'ImageSets' / 'Main' / f'{split}.txt').write_text(
+            '\n'.join(ids) + '\n')
+    return root
+
+
+# ----------------------------------------------------------- checkpoint ---
+def _perturb(module, seed):
+    """Non-trivial weights and BN statistics, so equalities mean something."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if t.dtype.is_floating_point:
+                noise = torch.rand(t.shape, generator=gen)
+                if name.endswith('running_var'):
+                    t.copy_(0.5 + noise)
+                else:
+                    t.add_(0.1 * (noise - 0.5))
+
+
+def build_byol_r18():
+    """An mmscrl-style self-supervised model (online backbone, EMA target)."""
+    bn1d = dict(type='BN1d')
+    model = MODELS.build(
+        dict(
+            type='BYOL',
+            backbone=dict(type='ResNet', depth=18, norm_cfg=dict(type='BN')),
+            neck=dict(
+                type='NonLinearNeck',
+                in_channels=512,
+                hid_channels=64,
+                out_channels=32,
+                num_layers=2,
+                with_avg_pool=True,
+                norm_cfg=bn1d),
+            head=dict(
+                type='LatentPredictHead',
+                loss=dict(type='CosineSimilarityLoss'),
+                predictor=dict(
+                    type='NonLinearNeck',
+                    in_channels=32,
+                    hid_channels=64,
+                    out_channels=32,
+                    num_layers=2,
+                    with_avg_pool=False,
+                    norm_cfg=bn1d))))
+    _perturb(model.backbone, 0)
+    # a target network that differs from the online one (as after training)
+    _perturb(model.target_net, 1)
+    return model
+
+
+def save_training_checkpoint(model, path):
+    """The layout mmengine's Runner writes (meta, state_dict, optimizer)."""
+    from mmengine.runner.checkpoint import weights_to_cpu
+    optim = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    torch.save(
+        dict(
+            meta=dict(epoch=1, iter=10, mmengine_version='0.10.7'),
+            state_dict=weights_to_cpu(model.state_dict()),
+            optimizer=optim.state_dict()), path)
+
+
+@pytest.fixture(scope='module')
+def ssl_checkpoint(tmp_path_factory):
+    model = build_byol_r18()
+    path = tmp_path_factory.mktemp('ckpt') / 'byol_r18_iter_10.pth'
+    save_training_checkpoint(model, str(path))
+    return str(path), model
+
+
+# -------------------------------------------------------------- configs ---
+def _walk(node, fn):
+    if isinstance(node, dict):
+        fn(node)
+        for v in node.values():
+            _walk(v, fn)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _walk(v, fn)
+
+
+def _to_bn(node):
+    if node.get('type') == 'SyncBN':
+        node['type'] = 'BN'
+
+
+def _small_scales(node):
+    if node.get('type') == 'RandomChoiceResize':
+        node['scales'] = [(160, 112), (160, 128)]
+    elif node.get('type') == 'Resize':
+        node['scale'] = (160, 128)
+
+
+def _set_dataset(ds, kind, data_root):
+    if kind == 'voc':
+        ds.update(data_root=str(data_root), data_prefix=dict(
+            sub_data_root='VOC2007/'))
+    else:
+        ds.update(
+            data_root=str(data_root),
+            ann_file='instances.json',
+            data_prefix=dict(img='images/'),
+            metainfo=dict(classes=CLASSES))
+
+
+def shrink(cfg, family, data_root, work_dir):
+    """The tiny-test variant of a shipped config."""
+    model = cfg.model
+    _walk(model, _to_bn)
+    model.backbone.depth = 18
+    if family in ('mask_fpn', 'retinanet', 'faster_fpn'):
+        model.neck.in_channels = [64, 128, 256, 512]
+    if family in ('mask_c4', 'voc_c4'):
+        model.roi_head.shared_head.depth = 18
+        model.roi_head.bbox_roi_extractor.out_channels = 256
+        model.roi_head.bbox_head.in_channels = 512
+        model.rpn_head.in_channels = 256
+        model.rpn_head.feat_channels = 256
+        if 'mask_head' in model.roi_head:
+            model.roi_head.mask_head.in_channels = 512
+    if family != 'voc_c4':
+        heads = [model.bbox_head] if family == 'retinanet' else [
+            model.roi_head.bbox_head
+        ] + ([model.roi_head.mask_head] if 'mask_head' in model.roi_head
+             else [])
+        for head in heads:
+            head.num_classes = len(CLASSES)
+    if family != 'retinanet':
+        # few RoIs: the 4conv head / C4 res5 on 512 RoIs dominate CPU time
+        model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=64)
+        model.train_cfg.rcnn.sampler.num = 32
+        model.test_cfg.rpn.update(nms_pre=200, max_per_img=32)
+        model.test_cfg.rcnn.max_per_img = 20
+    else:
+        # an untrained focal head scores ~0.01 < 0.05: keep every detection
+        model.test_cfg.update(score_thr=0.0, nms_pre=100, max_per_img=20)
+
+    kind = 'voc' if family == 'voc_c4' else 'coco'
+    train_ds = cfg.train_dataloader.dataset
+    if kind == 'voc':
+        # VOC07+12 -> the single tiny VOC2007 trainval
+        train_ds = train_ds.datasets[0]
+        cfg.train_dataloader.dataset = train_ds
+    _set_dataset(train_ds, kind, data_root)
+    _set_dataset(cfg.val_dataloader.dataset, kind, data_root)
+    if kind == 'voc':
+        cfg.val_dataloader.dataset.ann_file = 'VOC2007/ImageSets/Main/test.txt'
+    else:
+        cfg.val_evaluator.ann_file = str(data_root / 'instances.json')
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        loader.update(num_workers=0, persistent_workers=False)
+        _walk(loader.dataset, _small_scales)
+        _walk(loader.dataset, lambda n: n.pop('backend_args', None)
+              if 'backend_args' in n and n['backend_args'] is None else None)
+    cfg.train_dataloader.batch_size = 2
+    cfg.test_dataloader = None
+    cfg.test_evaluator = None
+    cfg.test_cfg = None
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0,
+             end=2)
+    ]
+    cfg.optim_wrapper.optimizer.lr = 0.002
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=2)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    cfg.randomness = dict(seed=0)
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+def _load_shipped(family):
+    return Config.fromfile(osp.join(CFG_DIR, SHIPPED[family]))
+
+
+# ----------------------------------------------------------------- tests ---
+@pytest.mark.parametrize('family', list(SHIPPED))
+def test_shipped_config_protocol(family):
+    """The protocol settings that make the numbers comparable."""
+    cfg = _load_shipped(family)
+    m = cfg.model
+    assert cfg.default_scope == 'mmdet'
+    assert 'mmscrl' in cfg.custom_imports.imports
+    assert m.backbone.depth == 50
+    assert m.backbone.frozen_stages == -1 and m.backbone.norm_eval is False
+    assert m.backbone.norm_cfg == dict(type='SyncBN', requires_grad=True)
+    assert m.backbone.init_cfg == dict(
+        type='mmscrl.PretrainedBackbone', checkpoint=None)
+    # pytorch-style RGB normalisation inside the model (VOC fix included)
+    dp = m.data_preprocessor
+    assert dp.mean == [123.675, 116.28, 103.53]
+    assert dp.std == [58.395, 57.12, 57.375] and dp.bgr_to_rgb
+    if family in ('mask_c4', 'voc_c4'):
+        assert m.backbone.style == 'pytorch'
+        head = m.roi_head.shared_head
+        assert head.type == 'ResLayerExtraNorm' and head.style == 'pytorch'
+        assert head.norm_cfg.type == 'SyncBN' and head.norm_eval is False
+        assert head.init_cfg.type == 'mmscrl.PretrainedBackbone'
+    else:
+        assert m.neck.norm_cfg.type == 'SyncBN'
+    if family.startswith('mask_fpn'):
+        assert m.roi_head.bbox_head.type == 'Shared4Conv1FCBBoxHead'
+        assert m.roi_head.bbox_head.norm_cfg.type == 'SyncBN'
+        assert m.roi_head.mask_head.norm_cfg.type == 'SyncBN'
+    if family == 'voc_c4':
+        assert cfg.train_cfg.max_iters == 24000
+        assert cfg.param_scheduler[1].milestones == [18000, 22000]
+        assert cfg.val_evaluator.type == 'VOCMetric'
+        assert cfg.val_evaluator.eval_mode == '11points'
+        assert np.allclose(cfg.val_evaluator.iou_thrs,
+                           np.arange(0.5, 0.951, 0.05))
+        assert len(cfg.train_dataloader.dataset.datasets) == 2  # 07 + 12
+    else:
+        ms = [
+            t for t in cfg.train_dataloader.dataset.pipeline
+            if t.type == 'RandomChoiceResize'
+        ]
+        assert ms and [s[1] for s in ms[0].scales] == list(
+            range(640, 801, 32))
+        epochs = 24 if family == 'mask_fpn_2x' else 12
+        assert cfg.train_cfg.max_epochs == epochs
+
+
+@pytest.mark.parametrize('family', ['mask_fpn', 'mask_c4', 'voc_c4',
+                                    'retinanet'])
+def test_train_and_evaluate(family, coco_data, voc_data, ssl_checkpoint,
+                            tmp_path, monkeypatch):
+    """2 iterations from an mmscrl checkpoint, then the real metrics."""
+    ckpt, _ = ssl_checkpoint
+    data_root = voc_data if family == 'voc_c4' else coco_data
+    cfg = shrink(_load_shipped(family), family, data_root, tmp_path)
+    cfg_file = tmp_path / 'tiny.py'
+    cfg.dump(str(cfg_file))
+
+    captured = {}
+    from mmengine.runner import Runner
+    original_train = Runner.train
+
+    def train(self):
+        captured['runner'] = self
+        return original_train(self)
+
+    monkeypatch.setattr(Runner, 'train', train)
+    arch = 'c4' if family.endswith('c4') else 'fpn'
+    bench_train.main([
+        str(cfg_file), '--pretrained', ckpt, '--arch', arch, '--work-dir',
+        str(tmp_path / 'work')
+    ])
+    runner = captured['runner']
+    assert runner.iter == 2
+    metrics = runner.message_hub.log_scalars
+    if family == 'voc_c4':
+        for key in ('pascal_voc/mAP', 'pascal_voc/AP50', 'pascal_voc/AP75'):
+            value = metrics['val/' + key].current()
+            assert 0.0 <= value <= 1.0, (key, value)
+        # COCO-style AP is the mean over IoU 0.50:0.95
+        aps = [metrics[f'val/pascal_voc/AP{t}'].current()
+               for t in range(50, 100, 5)]
+        assert abs(metrics['val/pascal_voc/mAP'].current() -
+                   np.mean(aps)) < 1e-3
+    else:
+        keys = ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75']
+        if family.startswith('mask'):
+            keys += ['coco/segm_mAP', 'coco/segm_mAP_50']
+        for key in keys:
+            key = 'val/' + key
+            assert key in metrics, f'{key} missing: {sorted(metrics)}'
+            assert 0.0 <= metrics[key].current() <= 1.0, key
+
+
+def _build_detector(family, checkpoint):
+    import mmpretrain.models.utils.res_layer_extra_norm  # noqa: F401
+    from mmdet.registry import MODELS as DET_MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.registry import DefaultScope
+    register_all_modules(init_default_scope=False)
+    cfg = _load_shipped(family)
+    bench_train.set_pretrained(cfg, checkpoint)
+    _walk(cfg.model, _to_bn)
+    cfg.model.backbone.depth = 18
+    if family == 'mask_c4':
+        cfg.model.roi_head.shared_head.depth = 18
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        detector = DET_MODELS.build(cfg.model)
+        detector.init_weights()
+    return detector.eval()
+
+
+def test_every_backbone_key_loaded(ssl_checkpoint):
+    """FPN: all backbone params/buffers equal the online backbone's."""
+    ckpt, model = ssl_checkpoint
+    det = _build_detector('mask_fpn', ckpt)
+    ref = model.backbone.state_dict()
+    got = det.backbone.state_dict()
+    assert set(got) == set(ref)
+    for key in got:
+        assert torch.equal(got[key], ref[key]), key
+    # not the momentum target
+    target = model.target_net.module[0].state_dict()
+    assert not torch.equal(got['conv1.weight'], target['conv1.weight'])
+
+
+def test_c4_shared_head_receives_layer4(ssl_checkpoint):
+    ckpt, model = ssl_checkpoint
+    det = _build_detector('mask_c4', ckpt)
+    ref = model.backbone.state_dict()
+    head = det.roi_head.shared_head
+    layer4 = {k: v for k, v in head.state_dict().items()
+              if k.startswith('layer4.')}
+    assert set(layer4) == {k for k in ref if k.startswith('layer4.')}
+    for key, value in layer4.items():
+        assert torch.equal(value, ref[key]), key
+    # the extra norm is new (BN init), the backbone has layers 1-3 only
+    assert torch.equal(head.norm.weight, torch.ones(512))
+    assert torch.equal(head.norm.bias, torch.zeros(512))
+    got = det.backbone.state_dict()
+    assert set(got) == {k for k in ref if not k.startswith('layer4.')}
+    for key in got:
+        assert torch.equal(got[key], ref[key]), key
+
+
+@pytest.mark.parametrize('fmt', ['mmdet', 'torchvision'])
+def test_converted_checkpoint_same_outputs(ssl_checkpoint, tmp_path, fmt):
+    ckpt, model = ssl_checkpoint
+    out = str(tmp_path / f'r18_{fmt}.pth')
+    converter.convert(ckpt, out, fmt)
+    torch.load(out, weights_only=True)
+    x = torch.rand(2, 3, 96, 96)
+    det_full = _build_detector('mask_fpn', ckpt)
+    det_conv = _build_detector('mask_fpn', out)
+    model.backbone.eval()
+    with torch.no_grad():
+        ref = model.backbone(x)
+        a = det_full.backbone(x)
+        b = det_conv.backbone(x)
+    assert torch.equal(a[-1], ref[-1])
+    for u, v in zip(a, b):
+        assert torch.equal(u, v)
+
+
+def test_missing_pretrained_refuses_to_train():
+    with pytest.raises(ValueError, match='has no checkpoint'):
+        _build_detector('faster_fpn', None)
+
+
+def test_set_pretrained_paths_and_arch_check():
+    cfg = _load_shipped('voc_c4')
+    paths = bench_train.set_pretrained(cfg, 'x.pth')
+    assert paths == ['model.backbone', 'model.roi_head.shared_head']
+    assert cfg.model.roi_head.shared_head.init_cfg.checkpoint == 'x.pth'
+    bench_train.check_arch(paths, 'c4')
+    with pytest.raises(ValueError, match='use --arch c4'):
+        bench_train.check_arch(paths, 'fpn')
+    cfg = _load_shipped('retinanet')
+    paths = bench_train.set_pretrained(cfg, 'random')
+    assert paths == ['model.backbone'] and cfg.model.backbone.init_cfg is None
+    with pytest.raises(ValueError, match='no roi_head.shared_head'):
+        bench_train.check_arch(paths, 'c4')
