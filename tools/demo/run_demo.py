@@ -26,7 +26,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # the ~15 min setting on 2 CPU cores (README's first command)
 DEFAULTS = dict(
-    pretrain_config='configs/demo/scrl_resnet18_1xb32-coslr-300i_demo.py',
+    pretrain_config='configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py',
     det_config='configs/demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py',
     num_unlabeled=1000,
     num_train=400,
