@@ -46,7 +46,8 @@ def test_crop_and_flip_record_where_pixels_went():
     for _ in range(20):
         h, w = rng.randint(150, 300), rng.randint(150, 300)
         img = np.zeros((h, w, 3), np.uint8)
-        cx, cy = rng.randint(w // 3, 2 * w // 3), rng.randint(h // 3, 2 * h // 3)
+        cx = rng.randint(w // 3, 2 * w // 3)
+        cy = rng.randint(h // 3, 2 * h // 3)
         img[cy - 4:cy + 4, cx - 4:cx + 4] = 255  # marker [cx-4, cx+4)
         res = flip(crop(dict(img=img)))
         H = res['homography_matrix']
@@ -111,13 +112,15 @@ def test_box_pairs_back_project_to_one_region(seed):
             b = boxes[v, valid]
             assert (b[:, :2] >= 0).all() and (b[:, 2:] <= size).all()
             assert (b[:, 2:] > b[:, :2]).all()
-        o1 = map_boxes(boxes[0, valid], np.linalg.inv(res['view_homography'][0]))
-        o2 = map_boxes(boxes[1, valid], np.linalg.inv(res['view_homography'][1]))
+        inv = [np.linalg.inv(H) for H in res['view_homography']]
+        o1 = map_boxes(boxes[0, valid], inv[0])
+        o2 = map_boxes(boxes[1, valid], inv[1])
         assert np.abs(o1 - o2).max(initial=0) <= 1.
         # and inside both views' regions of the original image
         for v, o in enumerate((o1, o2)):
             c = res['view_crop_bbox'][v]
-            assert (o[:, :2] >= c[:2] - 1).all() and (o[:, 2:] <= c[2:] + 1).all()
+            assert (o[:, :2] >= c[:2] - 1).all()
+            assert (o[:, 2:] <= c[2:] + 1).all()
         n_pairs += int(valid.sum())
     assert n_pairs > 100 and flips == {True, False}
 
@@ -244,7 +247,8 @@ def test_config_pipeline_packs_and_collates(repo_root):
     """The ImageNet config's pipeline (minus loading) packs boxes that
     default_collate batches."""
     from mmengine.config import Config
-    cfg = Config.fromfile(f'{repo_root}/configs/_base_/datasets/imagenet_scrl.py')
+    cfg = Config.fromfile(
+        f'{repo_root}/configs/_base_/datasets/imagenet_scrl.py')
     pipe = [TRANSFORMS.build(t) for t in cfg.train_pipeline[1:]]
     np.random.seed(0)
     batch = []
@@ -258,5 +262,5 @@ def test_config_pipeline_packs_and_collates(repo_root):
     assert [tuple(x.shape) for x in data['inputs']] == [(3, 3, 224, 224)] * 2
     s = data['data_samples'][0]
     assert tuple(s.scrl_boxes.shape) == (2, 10, 4)
-    assert s.scrl_box_valid.dtype == np.bool_ or s.scrl_box_valid.dtype == torch.bool
+    assert s.scrl_box_valid.dtype in (np.bool_, torch.bool)
     assert s.view_crop_bbox.shape == (2, 4)

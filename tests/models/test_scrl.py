@@ -1,5 +1,5 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""SCRL algorithm: RoI pairing, loss, zero-box batches, EMA, configs, Runner."""
+"""SCRL algorithm: RoI pairing, loss, zero boxes, EMA, configs, Runner."""
 import copy
 import os.path as osp
 
@@ -185,7 +185,8 @@ def test_target_is_cosine_ema_with_inverted_momentum():
     inputs = [torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)]
     samples = make_samples([2, 2])
     model(inputs, samples, mode='loss')  # step 0: target <- copy of online
-    online, target = model.neck.fc0.weight, model.target_net.module[1].fc0.weight
+    online = model.neck.fc0.weight
+    target = model.target_net.module[1].fc0.weight
     torch.testing.assert_close(target, online)
     old_target = target.detach().clone()
     with torch.no_grad():
@@ -249,7 +250,8 @@ def test_r50_config_builds_with_bn_and_bias_excluded(repo_root):
     cfg = Config.fromfile(osp.join(repo_root, CONFIGS[0]))
     model = MODELS.build(cfg.model)
     assert model.neck.fc0.in_features == 2048
-    assert model.neck.fc1.bias is None and model.predictor.fc1.out_features == 256
+    assert model.neck.fc1.bias is None
+    assert model.predictor.fc1.out_features == 256
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     optim_cfg.type = 'OptimWrapper'  # AMP needs a GPU
     optim_cfg.pop('loss_scale')

@@ -310,7 +310,8 @@ class SCRLBoxPairSampler(BaseTransform):
                            'MultiViewWithGeometry earlier in the pipeline')
         Hs, shapes = results['view_homography'], results['view_img_shape']
         if len(Hs) < 2:
-            raise ValueError(f'SCRLBoxPairSampler needs 2 views, got {len(Hs)}')
+            raise ValueError(
+                f'SCRLBoxPairSampler needs 2 views, got {len(Hs)}')
         b1, b2 = sample_scrl_box_pairs(
             Hs[0], shapes[0], Hs[1], shapes[1],
             num_boxes=self.num_boxes,

@@ -186,7 +186,8 @@ def sample_scrl_box_pairs(H1: np.ndarray,
         iou_thr (float): IoU threshold among an image's boxes. Defaults to 0.5.
         max_tries (int): Candidates per box. Defaults to 50.
         fallback (str): ``'keep_last'`` (official) or ``'skip'``.
-        randint (callable): ``randint(low, high)`` drawing from ``[low, high)``.
+        randint (callable): ``randint(low, high)`` drawing from
+            ``[low, high)``.
             Defaults to ``np.random.randint`` (seeded per dataloader worker by
             MMEngine).
 
@@ -259,7 +260,8 @@ def box_pairs_to_rois(boxes: torch.Tensor,
         batch is the concatenation ``[view1; view2]``) -- and ``N``.
     """
     if boxes.dim() != 4 or boxes.shape[1] != 2 or boxes.shape[-1] != 4:
-        raise ValueError(f'boxes must be (B, 2, K, 4), got {tuple(boxes.shape)}')
+        raise ValueError(
+            f'boxes must be (B, 2, K, 4), got {tuple(boxes.shape)}')
     B, _, K, _ = boxes.shape
     if tuple(valid.shape) != (B, K):
         raise ValueError(f'valid must be (B, K)=({B}, {K}), '
