@@ -511,3 +511,26 @@ def test_set_pretrained_paths_and_arch_check():
     assert paths == ['model.backbone'] and cfg.model.backbone.init_cfg is None
     with pytest.raises(ValueError, match='no roi_head.shared_head'):
         bench_train.check_arch(paths, 'c4')
+
+
+@pytest.mark.parametrize('family', list(SHIPPED))
+def test_shipped_config_builds_unchanged(family):
+    """The real R50 detectors (SyncBN, ResLayerExtraNorm, scoped init)."""
+    import mmpretrain.models.utils.res_layer_extra_norm  # noqa: F401
+    from mmdet.registry import MODELS as DET_MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.registry import WEIGHT_INITIALIZERS, DefaultScope
+    register_all_modules(init_default_scope=False)
+    cfg = _load_shipped(family)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        det = DET_MODELS.build(cfg.model)
+        init = WEIGHT_INITIALIZERS.build(det.backbone.init_cfg)
+    assert type(init).__name__ == 'PretrainedBackbone'
+    assert any(
+        isinstance(m, torch.nn.SyncBatchNorm) for m in det.backbone.modules())
+    if family in ('mask_c4', 'voc_c4'):
+        head = det.roi_head.shared_head
+        assert type(head).__name__ == 'ResLayerExtraNorm'
+        assert isinstance(head.norm, torch.nn.SyncBatchNorm)
+        assert head.norm.num_features == 2048
+        assert not hasattr(det.backbone, 'layer4')
