@@ -239,10 +239,11 @@ class _Recorder(Hook):
                          outputs=None):
         model = runner.model
         self.lambdas.append(model.loss_lambda)
-        self.losses.append({k: float(v) for k, v in outputs.items()})
+        self.losses.append(
+            {k: float(v.detach()) for k, v in outputs.items()})
 
 
-def _runner_cfg(work_dir, data_root, queue_len=16, batch_size=4,
+def _runner_cfg(work_dir, data_root, queue_len=32, batch_size=4,
                 max_iters=4, hooks=()):
     view = [
         dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.),
@@ -302,7 +303,8 @@ def test_runner_trains_with_lambda_warmup(tmp_path, random_image_dir):
         else:
             assert losses['loss_dense'] > 0.
     model = runner.model
-    assert int(model.queue_ptr) == int(model.queue2_ptr) == (4 * 4) % 16
+    # 4 iterations x 4 images in a queue of 32
+    assert int(model.queue_ptr) == int(model.queue2_ptr) == 16
     assert int(model.encoder_k.steps) == 4
     assert osp.isfile(tmp_path / 'work' / 'iter_4.pth')
 
@@ -346,3 +348,35 @@ def test_shuffle_bn_across_two_processes(tmp_path, repo_root,
     # 3 iterations x (4 images x 2 processes) in a queue of 64
     assert int(state['queue_ptr']) == int(state['queue2_ptr']) == 24
     torch.testing.assert_close(state['queue2'].norm(dim=0), torch.ones(64))
+
+
+def test_queue_check_hook_refuses_partial_last_batch():
+    from types import SimpleNamespace
+
+    from mmengine.dataset import DefaultSampler, InfiniteSampler
+
+    from mmscrl.engine.hooks import QueueLenCheckHook
+    hook = QueueLenCheckHook()
+
+    def runner(sampler_cls, drop_last, num=10, queue_len=16):
+        sampler = sampler_cls(list(range(num)), shuffle=False)
+        loader = SimpleNamespace(batch_size=4, drop_last=drop_last,
+                                 sampler=sampler)
+        return SimpleNamespace(model=SimpleNamespace(queue_len=queue_len),
+                               train_dataloader=loader)
+
+    hook.before_train(runner(DefaultSampler, True))
+    hook.before_train(runner(InfiniteSampler, False))
+    hook.before_train(runner(DefaultSampler, False, num=12))
+    with pytest.raises(ValueError, match='last batch of 2 images'):
+        hook.before_train(runner(DefaultSampler, False))
+    with pytest.raises(ValueError, match='no "queue_len"'):
+        hook.before_train(SimpleNamespace(model=nn.Linear(1, 1)))
+
+
+def test_loss_needs_two_views():
+    model = _build(init=False)
+    with pytest.raises(ValueError, match='got list of 1 views'):
+        model.loss([torch.zeros(4, 3, 64, 64)], None)
+    with pytest.raises(ValueError, match='got Tensor'):
+        model.loss(torch.zeros(4, 3, 64, 64), None)

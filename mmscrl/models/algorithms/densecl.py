@@ -199,10 +199,11 @@ class DenseCLOfficial(BaseSelfSupervisor):
             ``loss_dense`` ``λ * L_d``.
         """
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            got = type(inputs).__name__
+            if isinstance(inputs, (list, tuple)):
+                got += f' of {len(inputs)} views'
             raise ValueError('DenseCLOfficial.loss expects a list of 2 views '
-                             '(MultiView(num_views=2)), got '
-                             f'{type(inputs).__name__} of length '
-                             f'{len(inputs) if hasattr(inputs, "__len__") else "?"}')
+                             f'(MultiView(num_views=2)), got {got}')
         im_q, im_k = inputs
         check_queue_divisible(self.queue_len, im_q.size(0), get_world_size())
 
