@@ -86,3 +86,22 @@ def test_mmscrl_base_from_outside_the_repo(installed_venv, tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-4000:]
     assert 'OK' in out.stdout
+
+
+def test_model_index_lists_every_metafile(repo_root):
+    """model-index.yml imports each configs/*/metafile.yml; configs exist."""
+    import glob
+
+    from mmengine.fileio import load
+    index = load(os.path.join(repo_root, 'model-index.yml'))
+    listed = set(index['Import'])
+    found = {
+        os.path.relpath(p, repo_root)
+        for p in glob.glob(os.path.join(repo_root, 'configs', '*',
+                                        'metafile.yml'))
+    }
+    assert listed == found
+    for meta in listed:
+        for model in load(os.path.join(repo_root, meta))['Models']:
+            assert os.path.isfile(os.path.join(repo_root, model['Config'])), \
+                f"{meta}: {model['Config']} does not exist"
