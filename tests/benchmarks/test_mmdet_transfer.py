@@ -308,7 +308,8 @@ def shrink(cfg, family, data_root, work_dir):
     cfg.test_dataloader = None
     cfg.test_evaluator = None
     cfg.test_cfg = None
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop', max_iters=2, val_interval=2)
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0,
              end=2)

@@ -1,5 +1,5 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""tools/model_converters/extract_backbone.py and mmscrl.utils.checkpoint_layout.
+"""tools/model_converters/extract_backbone.py + utils/checkpoint_layout.py.
 
 Every supported input layout (mmscrl training checkpoints of SCRL, DenseCL,
 ORL, BYOL, MoCo; the released SCRL / DenseCL / ORL files; OpenSelfSup and MoCo
@@ -327,6 +327,7 @@ def test_cli_report_for_training_checkpoint(tmp_path, capsys):
     dst = tmp_path / 'out' / 'r18.pth'
     assert converter.main([str(src), str(dst), '--format', 'mmdet']) == 0
     report = capsys.readouterr().out
-    assert 'layout: mmengine (backbone prefix "state_dict/backbone.")' in report
+    assert ('layout: mmengine (backbone prefix "state_dict/backbone.")'
+            in report)
     assert 'target_net.module.* (' in report and 'missing: 0 keys' in report
     assert sorted(p.name for p in dst.parent.iterdir()) == ['r18.pth']

@@ -101,7 +101,8 @@ def _atomic_save(obj, dst: str, pickle_numpy: bool = False):
     os.close(fd)
     try:
         if pickle_numpy:
-            obj = dict(obj, model={k: v.numpy() for k, v in obj['model'].items()})
+            arrays = {k: v.numpy() for k, v in obj['model'].items()}
+            obj = dict(obj, model=arrays)
             with open(tmp, 'wb') as f:
                 pickle.dump(obj, f)
         else:
