@@ -64,7 +64,8 @@ def scale_iter_schedule(cfg: Config, max_iters: int) -> Config:
 
     ``train_cfg.max_iters`` is replaced, and every iteration-based
     ``param_scheduler`` (``begin``/``end``/``T_max``) and the iteration
-    intervals of validation and checkpointing are rescaled by
+    intervals of validation and checkpointing and the ``start_iters`` of
+    custom hooks (e.g. DenseCL's lambda warm-up) are rescaled by
     ``max_iters / old_max_iters``, so warm-up and decay keep their shape.
 
     Args:
@@ -107,6 +108,9 @@ def scale_iter_schedule(cfg: Config, max_iters: int) -> Config:
                                rescale(sched['end']))
         if 'T_max' in sched:
             sched['T_max'] = max(1, rescale(sched['T_max']))
+    for hook in cfg.get('custom_hooks', None) or []:
+        if isinstance(hook.get('start_iters', None), int):
+            hook['start_iters'] = rescale(hook['start_iters'])
     ckpt = cfg.get('default_hooks', {}).get('checkpoint', None)
     if ckpt is not None and ckpt.get('interval', -1) > 0:
         ckpt['interval'] = max(1, min(max_iters, rescale(ckpt['interval'])))
