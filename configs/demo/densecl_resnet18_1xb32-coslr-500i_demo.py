@@ -42,6 +42,7 @@ train_cfg = dict(max_iters=max_iters)
 custom_hooks = [
     dict(type='QueueLenCheckHook'),
     dict(type='DenseCLHook', start_iters=50),
+    dict(type='EMAMomentumLoggerHook'),  # logs the (constant) EMA momentum
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),

@@ -91,6 +91,7 @@ param_scheduler = [
          eta_min=0., by_epoch=False, begin=warmup_iters, end=max_iters),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+custom_hooks = [dict(type='EMAMomentumLoggerHook')]  # logs the EMA momentum
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False,

@@ -122,6 +122,10 @@ def test_run_demo_smallest_end_to_end(repo_root, tmp_path, capsys):
     with open(tmp_path / 'wd' / 'results.json') as f:
         saved = json.load(f)
     assert saved['rows'][0]['bbox_mAP'] == rows[0]['bbox_mAP']
+    # the EMA momentum is logged for the curves
+    from mmscrl.visualization.curves import load_scalars
+    recs = load_scalars(str(tmp_path / 'wd' / 'pretrain'))
+    assert any('ema_momentum' in r for r in recs)
     md = (tmp_path / 'wd' / 'results.md').read_text()
     assert '| init | bbox AP | AP50 |' in md and '| SCRL |' in md
     # every stage is reused by a rerun with the same settings

@@ -1,2 +1,3 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 from .queue_check_hook import QueueLenCheckHook  # noqa: F401
+from .ema_momentum_hook import EMAMomentumLoggerHook  # noqa: F401
