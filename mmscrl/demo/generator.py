@@ -63,7 +63,7 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int,
 
 
 def _hsv_color(hue: float, sat: float, val: float) -> np.ndarray:
-    """One RGB colour (float32 in [0, 255]) from OpenCV HSV (hue in [0,180))."""
+    """One RGB colour (float32, 0-255) from OpenCV HSV (hue in [0, 180))."""
     hsv = np.array([[[hue, sat, val]]], dtype=np.uint8)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 

@@ -43,7 +43,8 @@ class Banner:
     def __call__(self, title: str) -> None:
         self.k += 1
         m, s = divmod(int(self.elapsed()), 60)
-        line = f'[demo {self.k}/{self.total} | {m:02d}:{s:02d} elapsed] {title}'
+        line = (f'[demo {self.k}/{self.total} | {m:02d}:{s:02d} elapsed] '
+                f'{title}')
         print('\n' + '=' * len(line) + '\n' + line + '\n' + '=' * len(line),
               flush=True)
 

@@ -45,8 +45,8 @@ def load_scalars(path: str) -> List[Dict]:
 
     Train records of mmengine carry ``iter``; validation records only
     ``step`` (the epoch by default, so 0 in iteration-based runs) and are
-    placed at the last training iteration logged before them. mmcv 1.x ``.log.json`` records
-    carry ``mode`` and ``iter``/``epoch``.
+    placed at the last training iteration logged before them. mmcv 1.x
+    ``.log.json`` records carry ``mode`` and ``iter``/``epoch``.
     """
     file = find_scalar_file(path)
     records = []

@@ -9,7 +9,8 @@ and draws for one query image:
   stage-1 BYOL features; cosine scores if a kNN file is given);
 * row 2: intra-RoI pairs -- filtered selective-search boxes of the query
   (solid) and their jittered partners (thin, same colour; ORL's
-  ``aug_bbox`` rule, :func:`mmscrl.datasets.transforms.orl_transforms.jitter_box`)
+  ``aug_bbox`` rule,
+  :func:`mmscrl.datasets.transforms.orl_transforms.jitter_box`)
   -- then, for the first neighbours that have pairs, the query and the
   neighbour with the mined inter-RoI pairs in matching colours.
 """

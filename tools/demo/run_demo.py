@@ -9,7 +9,8 @@
 2. pre-train SCRL (ResNet-18, small images) on the unlabeled images;
 3. train the demo Faster R-CNN R18-FPN on the labeled split with the
    pre-trained backbone, and 4. the same detector from random init;
-then print ``init | bbox AP | AP50`` and write ``<work-dir>/results.{md,json}``.
+then print ``init | bbox AP | AP50`` and write
+``<work-dir>/results.{md,json}``.
 
 The defaults take about 15 minutes on 2 CPU cores. Finished stages are
 reused when the job is run again with the same settings (delete the work dir

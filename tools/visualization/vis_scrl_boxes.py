@@ -18,8 +18,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('image')
     p.add_argument('--out', required=True)
-    p.add_argument('--config',
-                   default='configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py')
+    p.add_argument(
+        '--config',
+        default='configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--num-samples', type=int, default=3)
     p.add_argument('--panel', type=int, default=256)

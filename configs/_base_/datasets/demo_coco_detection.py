@@ -1,5 +1,6 @@
-# COCO-format detection on the labeled demo split (tools/demo/generate_demo_data.py):
-# 128 px synthetic scenes, 5 shape classes, bbox evaluation with mmdet's CocoMetric.
+# COCO-format detection on the labeled demo split
+# (tools/demo/generate_demo_data.py): 128 px synthetic scenes, 5 shape
+# classes, bbox evaluation with mmdet's CocoMetric.
 dataset_type = 'CocoDataset'
 data_root = 'data/demo/'
 metainfo = dict(classes=('disk', 'square', 'triangle', 'star', 'cross'))

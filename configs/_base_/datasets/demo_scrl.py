@@ -1,5 +1,6 @@
-# SCRL two-view pipeline (as configs/_base_/datasets/imagenet_scrl.py) on the
-# unlabeled demo images (tools/demo/generate_demo_data.py) at a small view size.
+# SCRL two-view pipeline (as configs/_base_/datasets/imagenet_scrl.py) on
+# the unlabeled demo images (tools/demo/generate_demo_data.py) at a small
+# view size.
 # The view size and the box minimum are scaled together from the official
 # 224 px / 32 px (box_min_size = round(32 * img_size / 224)).
 dataset_type = 'CustomDataset'
