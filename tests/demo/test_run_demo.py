@@ -135,3 +135,21 @@ def test_run_demo_smallest_end_to_end(repo_root, tmp_path, capsys):
     assert log.count('reusing finished run') == 3
     assert [r['bbox_mAP'] for r in again['rows']] == \
         [r['bbox_mAP'] for r in rows]
+
+
+def test_run_all_demos_orl_smallest(repo_root, tmp_path):
+    """ORL's three stages (BYOL -> tools/orl stage 2 -> ORL) + detector."""
+    run_all = _load_tool(repo_root, 'run_all_demos')
+    out = run_all.main([
+        '--smallest', '--methods', 'orl', '--skip-random',
+        '--pretrain-iters', '2', '--det-iters', '2', '--data-root',
+        str(tmp_path / 'data'), '--work-dir', str(tmp_path / 'wd')
+    ])
+    (row, ) = out['rows']
+    assert row['init'] == 'ORL' and 'error' not in row, row
+    assert 0. <= row['bbox_mAP'] <= 1.
+    s2 = tmp_path / 'wd' / 'orl_stage2'
+    for name in ('knn.npz', 'proposals.npz', 'correspondence.npz'):
+        assert (s2 / name).is_file()
+    assert (tmp_path / 'wd' / 'pretrain_byol').is_dir()  # stage 1
+    assert (tmp_path / 'wd' / 'results.md').is_file()
