@@ -150,8 +150,10 @@ def plot_curves(runs: Dict[str, List[Dict]],
     fig, axes = plt.subplots(
         nrows, ncols, squeeze=False,
         figsize=(ncols * panel_size[0], nrows * panel_size[1]), dpi=dpi)
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
     for ax, key in zip(axes.flat, keys):
-        for label, recs in runs.items():
+        for r, (label, recs) in enumerate(runs.items()):
+            color = colors[r % len(colors)]  # one colour per run
             pts = [(r['x'], r[key], r['is_val']) for r in recs if key in r]
             if not pts:
                 continue
@@ -164,9 +166,10 @@ def plot_curves(runs: Dict[str, List[Dict]],
                     ys = np.convolve(ys, np.ones(smooth) / smooth, 'valid')
                     xs = xs[smooth - 1:]
                 ax.plot(xs, ys, '.-' if len(xs) <= 3 else '-', label=label,
-                        lw=1.2)
+                        lw=1.2, color=color)
             if val.any():
-                ax.plot(x[val], y[val], 'o--', label=f'{label} (val)', ms=4)
+                ax.plot(x[val], y[val], 'o--', label=f'{label} (val)', ms=4,
+                        color=color)
         ax.set_title(key, fontsize=10)
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
