@@ -173,6 +173,19 @@ def read_last_metrics(work_dir: str, key: str = 'coco/bbox_mAP') -> Dict:
         'the validation run?')
 
 
+def first_nan_loss_iter(work_dir: str) -> Optional[int]:
+    """First logged iteration whose ``loss`` is NaN, or None."""
+    for path in sorted(
+            glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line) if line.strip() else {}
+                loss = rec.get('loss', 0.)
+                if isinstance(loss, float) and loss != loss:
+                    return rec.get('iter')
+    return None
+
+
 def _stage_done(work_dir: str, settings: Dict) -> Optional[Dict]:
     path = osp.join(work_dir, STAGE_FILE)
     if not osp.isfile(path):
@@ -330,7 +343,15 @@ def run_detector(det_config: str, work_dir: str, data_root: str,
                           if pretrained else None),
         seed=seed)
     rec = run_train(cfg, work_dir, settings, banner=banner)
-    metrics = read_last_metrics(work_dir)
+    try:
+        metrics = read_last_metrics(work_dir)
+    except FileNotFoundError:
+        nan_iter = first_nan_loss_iter(work_dir)
+        if nan_iter is not None:
+            raise RuntimeError(
+                f'detector training in {work_dir} diverged (loss NaN from '
+                f'iteration {nan_iter}); no detections to evaluate')
+        raise
     rec.update(
         bbox_mAP=float(metrics['coco/bbox_mAP']),
         bbox_mAP_50=float(metrics['coco/bbox_mAP_50']))

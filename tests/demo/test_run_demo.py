@@ -153,3 +153,14 @@ def test_run_all_demos_orl_smallest(repo_root, tmp_path):
         assert (s2 / name).is_file()
     assert (tmp_path / 'wd' / 'pretrain_byol').is_dir()  # stage 1
     assert (tmp_path / 'wd' / 'results.md').is_file()
+
+
+def test_first_nan_loss_iter(tmp_path):
+    from mmscrl.demo.pipeline import first_nan_loss_iter
+    vis = tmp_path / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text(
+        '{"loss": 1.0, "iter": 20}\n{"loss": NaN, "iter": 40}\n')
+    assert first_nan_loss_iter(str(tmp_path)) == 40
+    (vis / 'scalars.json').write_text('{"loss": 1.0, "iter": 20}\n')
+    assert first_nan_loss_iter(str(tmp_path)) is None
