@@ -1,25 +1,10 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args...]
-# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500).
+# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON.
 # Without CUDA the processes train on CPU over gloo (one process per "GPU").
 CONFIG=$1
 GPUS=$2
 shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(dirname "$0")/.."
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$ROOT":${PYTHONPATH:-} \
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-$PYTHON -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$ROOT/tools/train.py" \
-    "$CONFIG" \
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+exec bash "$ROOT/tools/dist_run.sh" "$GPUS" "$ROOT/tools/train.py" "$CONFIG" \
     --launcher pytorch "$@"

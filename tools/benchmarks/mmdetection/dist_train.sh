@@ -11,23 +11,7 @@ CONFIG=$1
 PRETRAIN=$2
 GPUS=$3
 shift 3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$HERE/../../.."
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$ROOT":${PYTHONPATH:-} \
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-$PYTHON -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$HERE/train.py" \
-    "$CONFIG" \
-    --pretrained "$PRETRAIN" \
-    --launcher pytorch "$@"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+exec bash "$ROOT/tools/dist_run.sh" "$GPUS" "$HERE/train.py" "$CONFIG" \
+    --pretrained "$PRETRAIN" --launcher pytorch "$@"
