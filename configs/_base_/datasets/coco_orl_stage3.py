@@ -5,35 +5,14 @@
 # (PIL bilinear) and augmented by the stage-1 pipelines without
 # RandomResizedCrop. `ann_file` is the stage-2 correspondence file (our .npz
 # or the official *_correspondence.json).
+_base_ = ['./coco_orl_stage1.py']  # global views = the stage-1 pipelines
+
 dataset_type = 'ORLDataset'
-data_root = 'data/coco/'
-img_size = 224
 patch_size = 96
-
-
-def _view_pipeline(blur_prob, solarize_prob):
-    return [
-        dict(type='RandomResizedCrop', scale=img_size,
-             crop_ratio_range=(0.08, 1.), interpolation='bilinear',
-             backend='pillow'),
-        dict(type='RandomFlip', prob=0.5),
-        dict(type='RandomApply',
-             transforms=[dict(type='ColorJitter', brightness=0.4,
-                              contrast=0.4, saturation=0.2, hue=0.1)],
-             prob=0.8),
-        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-             channel_weights=(0.114, 0.587, 0.2989)),
-        dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
-             magnitude_std='inf', prob=blur_prob),
-        dict(type='Solarize', thr=128, prob=solarize_prob),
-    ]
-
-
-view_pipeline1 = _view_pipeline(blur_prob=1., solarize_prob=0.)
-view_pipeline2 = _view_pipeline(blur_prob=0.1, solarize_prob=0.2)
+view_pipeline1 = _base_.view_pipeline1
+view_pipeline2 = _base_.view_pipeline2
 patch_pipeline1 = view_pipeline1[1:]  # no RandomResizedCrop
 patch_pipeline2 = view_pipeline2[1:]
-del _view_pipeline
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -55,8 +34,9 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     drop_last=True,
     dataset=dict(
+        _delete_=True,
         type=dataset_type,
-        data_root=data_root,
+        data_root=_base_.data_root,
         ann_file='meta/train2017_10nn_instance_correspondence.npz',
         data_prefix='train2017/',
         topk_knn_image=10,
