@@ -16,6 +16,14 @@ Layout written by :func:`generate_demo_dataset` (``out_dir`` e.g.
     annotations/instances_{train,val}.json   COCO instances (bbox + RLE mask)
     annotations/instances_unlabeled.json     COCO image list, no annotations
     meta.json                                generation arguments + version
+    .mmscrl_demo_data                        marker: written by this module
+
+The marker is written last, inside a temporary sibling folder that is then
+renamed into place, so a folder holding it is a complete data set written
+by :func:`generate_demo_dataset`. An existing ``out_dir`` is replaced only
+if it is empty or is such a data set holding nothing but the files listed
+above; any other folder is refused (:class:`DemoDataDirError`), so no file
+that this module did not write is ever deleted.
 
 Annotations describe the *visible* part of each object: ``segmentation`` is
 the compressed RLE of the visible mask and ``bbox`` ([x, y, w, h], COCO
@@ -26,6 +34,7 @@ placed only if every object it covers keeps at least
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import tempfile
 from typing import Dict, List, Sequence, Tuple
@@ -39,6 +48,10 @@ GENERATOR_VERSION = 1
 CLASSES: Tuple[str, ...] = ('disk', 'square', 'triangle', 'star', 'cross')
 
 SPLITS = ('unlabeled', 'train', 'val')
+#: Marker file of a complete demo data set written by this module.
+MARKER = '.mmscrl_demo_data'
+_MARKER_TAG = 'mmscrl.demo.generator'
+_IMAGE_NAME = re.compile(r'^\d{6}\.jpg$')
 _SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 
 # Each class has its own hue range, so both shape and colour identify it;
@@ -282,7 +295,7 @@ def dataset_is_complete(out_dir: str, **kwargs) -> bool:
     ``out_dir``/``verbose``); defaults are filled in.
     """
     path = osp.join(out_dir, 'meta.json')
-    if not osp.isfile(path):
+    if not osp.isfile(path) or _read_marker(out_dir) is None:
         return False
     args = dict(num_unlabeled=1000, num_train=400, num_val=100, img_size=128,
                 seed=0, max_objects=5)
@@ -290,6 +303,82 @@ def dataset_is_complete(out_dir: str, **kwargs) -> bool:
     with open(path) as f:
         meta = json.load(f)
     return meta == _meta(**args)
+
+
+class DemoDataDirError(FileExistsError):
+    """``out_dir`` exists and is not a demo data set that may be replaced."""
+
+
+def _read_marker(out_dir: str):
+    """The marker's content, or None when ``out_dir`` has no valid marker."""
+    try:
+        with open(osp.join(out_dir, MARKER)) as f:
+            rec = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get('written_by') != _MARKER_TAG:
+        return None
+    return rec
+
+
+def _foreign_entries(out_dir: str) -> List[str]:
+    """Entries of a demo data set folder that this module does not write."""
+    known = {MARKER, 'meta.json', 'annotations', *SPLITS}
+    foreign = []
+    for name in sorted(os.listdir(out_dir)):
+        path = osp.join(out_dir, name)
+        if name not in known:
+            foreign.append(path)
+        elif name in SPLITS or name == 'annotations':
+            if not osp.isdir(path) or osp.islink(path):
+                foreign.append(path)
+                continue
+            ok = (_IMAGE_NAME.match if name in SPLITS else
+                  {f'instances_{s}.json' for s in SPLITS}.__contains__)
+            foreign += [
+                osp.join(path, n) for n in sorted(os.listdir(path))
+                if not ok(n) or not osp.isfile(osp.join(path, n))
+            ]
+    return foreign
+
+
+def check_replaceable(out_dir: str) -> bool:
+    """Check that writing a demo data set to ``out_dir`` loses no data.
+
+    Args:
+        out_dir (str): Destination folder of :func:`generate_demo_dataset`.
+
+    Returns:
+        bool: True if ``out_dir`` exists (empty, or a demo data set of this
+        module that may be replaced), False if it does not exist.
+
+    Raises:
+        DemoDataDirError: ``out_dir`` is a file, a non-empty folder without
+            the :data:`MARKER` of a demo data set, or a demo data set that
+            also holds files this module did not write (they are named).
+    """
+    if not osp.lexists(out_dir):
+        return False
+    if not osp.isdir(out_dir) or osp.islink(out_dir):
+        raise DemoDataDirError(
+            f'demo data: {out_dir} exists and is not a folder; choose '
+            'another --out-dir/--data-root')
+    if not os.listdir(out_dir):
+        return True
+    if _read_marker(out_dir) is None:
+        raise DemoDataDirError(
+            f'demo data: {out_dir} is a non-empty folder that is not a demo '
+            f'data set written by mmscrl (no valid {MARKER} file); refusing '
+            'to replace it. Choose an empty or new folder, or delete it '
+            'yourself.')
+    foreign = _foreign_entries(out_dir)
+    if foreign:
+        shown = ', '.join(foreign[:5]) + (' ...' if len(foreign) > 5 else '')
+        raise DemoDataDirError(
+            f'demo data: {out_dir} holds {len(foreign)} file(s) that '
+            f'mmscrl did not write ({shown}); refusing to replace it. Move '
+            'them away or choose another folder.')
+    return True
 
 
 def generate_demo_dataset(out_dir: str,
@@ -304,7 +393,10 @@ def generate_demo_dataset(out_dir: str,
 
     Images are JPEG (quality 95) of ``img_size`` x ``img_size`` pixels. The
     data set is rendered into a temporary sibling folder and moved into
-    place at the end; an existing ``out_dir`` is replaced.
+    place at the end. An existing ``out_dir`` is replaced only if it is
+    empty or a demo data set written by this module (see
+    :func:`check_replaceable`); anything else raises
+    :class:`DemoDataDirError` before any work is done.
 
     Args:
         out_dir (str): Destination folder (e.g. ``data/demo``).
@@ -330,6 +422,7 @@ def generate_demo_dataset(out_dir: str,
     if int(max_objects) < 1:
         raise ValueError(f'max_objects must be >= 1, got {max_objects}')
     out_dir = osp.abspath(out_dir)
+    check_replaceable(out_dir)
     parent = osp.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     tmp_root = tempfile.mkdtemp(prefix='.demo_tmp_', dir=parent)
@@ -388,7 +481,10 @@ def generate_demo_dataset(out_dir: str,
         _atomic_write_json(
             _meta(num_unlabeled, num_train, num_val, img_size, seed,
                   max_objects), osp.join(tmp_root, 'meta.json'))
-        if osp.exists(out_dir):
+        _atomic_write_json(  # last: marks the data set as complete
+            dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION),
+            osp.join(tmp_root, MARKER))
+        if check_replaceable(out_dir):  # re-checked: it may have changed
             old = tempfile.mkdtemp(prefix='.demo_old_', dir=parent)
             os.replace(out_dir, osp.join(old, 'd'))
             os.replace(tmp_root, out_dir)
