@@ -1,0 +1,176 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Every shipped config resolves to the same dict as before the configs were
+layered (``tests/data/resolved_configs.json``), except the changes listed in
+``INTENDED_CHANGES``.
+
+The snapshot holds, per config path (relative to ``configs/``), the config
+resolved by ``mmengine.Config.fromfile`` (all ``_base_`` files merged, all
+``{{_base_.x}}`` references substituted) and canonicalised by
+:func:`canonical` (tuples tagged, so a tuple -> list change is a change).
+Configs that were renamed or moved are listed in ``RENAMED`` (old -> new
+path); a config of the snapshot that no longer exists under its old or new
+name fails the test, so none is lost silently. Configs added after the
+snapshot are only checked to resolve.
+
+Regenerate the snapshot (only when a config change is intended, and then
+list it in ``INTENDED_CHANGES`` instead where possible)::
+
+    python tests/test_configs_resolved.py --write
+"""
+import copy
+import json
+import os.path as osp
+import sys
+from glob import glob
+
+import pytest
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(REPO, 'configs')
+SNAPSHOT = osp.join(REPO, 'tests', 'data', 'resolved_configs.json')
+
+# old path -> new path (relative to configs/) of renamed or moved configs
+RENAMED = {}
+
+# new path -> list of (dotted key, old value, new value) of intended changes;
+# a value of MISSING means the key is absent on that side
+MISSING = '<missing>'
+INTENDED_CHANGES = {}
+
+
+def shipped_configs():
+    """Paths (relative to ``configs/``) of every config file shipped."""
+    paths = glob(osp.join(CONFIGS, '**', '*.py'), recursive=True)
+    return sorted(
+        osp.relpath(p, CONFIGS) for p in paths
+        if f'{osp.sep}_base_{osp.sep}' not in p)
+
+
+def canonical(obj):
+    """JSON-able copy of a resolved config value; tuples become
+    ``{'__tuple__': [...]}`` so they stay distinct from lists."""
+    if isinstance(obj, dict):
+        return {str(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return {'__tuple__': [canonical(v) for v in obj]}
+    if isinstance(obj, list):
+        return [canonical(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return {'__repr__': repr(obj)}
+
+
+def resolve(rel_path):
+    """The canonical resolved dict of ``configs/<rel_path>``."""
+    cfg = Config.fromfile(
+        osp.join(CONFIGS, rel_path), import_custom_modules=False)
+    return canonical(cfg.to_dict())
+
+
+def _set(tree, dotted, value):
+    keys = dotted.split('.')
+    for key in keys[:-1]:
+        tree = tree[int(key)] if isinstance(tree, list) else tree[key]
+    last = keys[-1]
+    if isinstance(tree, list):
+        tree[int(last)] = value
+    elif value is MISSING:
+        tree.pop(last, None)
+    else:
+        tree[last] = value
+
+
+def _get(tree, dotted):
+    for key in dotted.split('.'):
+        if isinstance(tree, list):
+            tree = tree[int(key)]
+        elif key in tree:
+            tree = tree[key]
+        else:
+            return MISSING
+    return tree
+
+
+def expected(old_resolved, new_path):
+    """The snapshot of a config with its intended changes applied; checks
+    that each change's old value is what the snapshot holds."""
+    exp = copy.deepcopy(old_resolved)
+    for dotted, old, new in INTENDED_CHANGES.get(new_path, []):
+        assert _get(exp, dotted) == canonical(old), (
+            f'{new_path}: intended change of {dotted!r} expects old value '
+            f'{old!r}, the snapshot holds {_get(exp, dotted)!r}')
+        _set(exp, dotted, canonical(new) if new is not MISSING else new)
+    return exp
+
+
+def _snapshot():
+    if not osp.isfile(SNAPSHOT):  # only while writing it
+        return {}
+    with open(SNAPSHOT) as f:
+        return json.load(f)
+
+
+def _diff(a, b, prefix=''):
+    """Dotted paths at which two canonical trees differ (for messages)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff(a.get(k, MISSING), b.get(k, MISSING),
+                         f'{prefix}{k}.')
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += _diff(x, y, f'{prefix}{i}.')
+        return out
+    return [] if a == b else [f'{prefix[:-1]}: {a!r} -> {b!r}']
+
+
+@pytest.mark.parametrize('old_path', sorted(_snapshot()))
+def test_resolved_config_unchanged(old_path):
+    new_path = RENAMED.get(old_path, old_path)
+    assert osp.isfile(osp.join(CONFIGS, new_path)), (
+        f'configs/{old_path} of the snapshot is gone: add it to RENAMED '
+        f'(old -> new path) in {__file__}')
+    want = expected(_snapshot()[old_path], new_path)
+    got = resolve(new_path)
+    diff = _diff(want, got)
+    assert not diff, f'configs/{new_path} changed:\n' + '\n'.join(diff[:20])
+
+
+def test_renames_and_changes_are_consistent():
+    snap = _snapshot()
+    assert snap, f'{SNAPSHOT} is missing or empty'
+    assert set(RENAMED) <= set(snap), 'RENAMED lists unknown old configs'
+    new_names = {RENAMED.get(p, p) for p in snap}
+    assert set(INTENDED_CHANGES) <= new_names
+    assert len(new_names) == len(snap), 'two configs renamed to one'
+    # a renamed config's old file must not be left behind as a copy
+    for old in RENAMED:
+        assert not osp.exists(osp.join(CONFIGS, old)), old
+
+
+def test_every_shipped_config_resolves():
+    """Configs added after the snapshot are at least loadable."""
+    snap_names = {RENAMED.get(p, p) for p in _snapshot()}
+    for path in shipped_configs():
+        if path not in snap_names:
+            assert isinstance(resolve(path), dict), path
+
+
+def test_canonical_distinguishes_tuples_and_diff_reports():
+    assert canonical((1, 2)) != canonical([1, 2])
+    assert _diff({'a': [1, {'b': 2}]}, {'a': [1, {'b': 3}]}) == \
+        ['a.1.b: 2 -> 3']
+    assert _diff({'a': 1}, {}) == [f"a: 1 -> {MISSING!r}"]
+
+
+if __name__ == '__main__':
+    if sys.argv[1:] != ['--write']:
+        sys.exit(__doc__)
+    snapshot = {p: resolve(p) for p in shipped_configs()}
+    with open(SNAPSHOT, 'w') as f:
+        json.dump(snapshot, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(f'wrote {len(snapshot)} configs to {SNAPSHOT}')
