@@ -93,5 +93,6 @@ if __name__ == '__main__':
         extras_require={
             'tests': parse_requirements('requirements/tests.txt'),
             'orl': parse_requirements('requirements/orl.txt'),
+            'mmseg': parse_requirements('requirements/mmseg.txt'),
         },
         zip_safe=False)

@@ -15,6 +15,8 @@ Layout written by :func:`generate_demo_dataset` (``out_dir`` e.g.
     train/000000.jpg ..., val/000000.jpg ... labeled transfer split
     annotations/instances_{train,val}.json   COCO instances (bbox + RLE mask)
     annotations/instances_unlabeled.json     COCO image list, no annotations
+    semantic/{train,val}/000000.png ...      semantic maps (0 = background,
+                                             k = category id k), mmseg style
     meta.json                                generation arguments + version
     .mmscrl_demo_data                        marker: written by this module
 
@@ -42,7 +44,7 @@ from typing import Dict, List, Sequence, Tuple
 import cv2
 import numpy as np
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: semantic maps
 
 #: Class names, in category-id order (ids start at 1).
 CLASSES: Tuple[str, ...] = ('disk', 'square', 'triangle', 'star', 'cross')
@@ -52,6 +54,7 @@ SPLITS = ('unlabeled', 'train', 'val')
 MARKER = '.mmscrl_demo_data'
 _MARKER_TAG = 'mmscrl.demo.generator'
 _IMAGE_NAME = re.compile(r'^\d{6}\.jpg$')
+_SEMANTIC_NAME = re.compile(r'^\d{6}\.png$')
 _SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 
 # Each class has its own hue range, so both shape and colour identify it;
@@ -248,6 +251,46 @@ def mask_to_bbox(mask: np.ndarray) -> List[float]:
     return [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
 
 
+def semantic_map(objects: Sequence[Dict], img_size: int) -> np.ndarray:
+    """Semantic segmentation map of a scene from :func:`render_scene`.
+
+    Args:
+        objects (Sequence[dict]): The objects returned by
+            :func:`render_scene` (``category_id``, visible ``mask``).
+        img_size (int): Side of the square image in pixels.
+
+    Returns:
+        np.ndarray: (img_size, img_size) uint8 map, 0 for background and
+        ``category_id`` (1..len(CLASSES)) on each object's visible pixels.
+        Visible masks do not overlap, so the map is exact.
+    """
+    seg = np.zeros((img_size, img_size), np.uint8)
+    for obj in objects:
+        mask = np.asarray(obj['mask'], bool)
+        if mask.shape != seg.shape:
+            raise ValueError(f'semantic_map: mask of shape {mask.shape} in '
+                             f'an image of side {img_size}')
+        seg[mask] = int(obj['category_id'])
+    return seg
+
+
+def _foreign_semantic(path: str) -> List[str]:
+    """Entries of a ``semantic/`` folder that this module does not write."""
+    if not osp.isdir(path) or osp.islink(path):
+        return [path]
+    foreign = []
+    for split in sorted(os.listdir(path)):
+        sub = osp.join(path, split)
+        if split not in SPLITS[1:] or not osp.isdir(sub) or osp.islink(sub):
+            foreign.append(sub)
+            continue
+        foreign += [
+            osp.join(sub, n) for n in sorted(os.listdir(sub))
+            if not _SEMANTIC_NAME.match(n) or not osp.isfile(osp.join(sub, n))
+        ]
+    return foreign
+
+
 def _encode_rle(mask: np.ndarray) -> Dict:
     from pycocotools import mask as mask_utils
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
@@ -285,7 +328,9 @@ def demo_paths(out_dir: str) -> Dict[str, str]:
         val=osp.join(root, 'val'),
         ann_unlabeled=osp.join(ann, 'instances_unlabeled.json'),
         ann_train=osp.join(ann, 'instances_train.json'),
-        ann_val=osp.join(ann, 'instances_val.json'))
+        ann_val=osp.join(ann, 'instances_val.json'),
+        semantic_train=osp.join(root, 'semantic', 'train'),
+        semantic_val=osp.join(root, 'semantic', 'val'))
 
 
 def dataset_is_complete(out_dir: str, **kwargs) -> bool:
@@ -323,12 +368,14 @@ def _read_marker(out_dir: str):
 
 def _foreign_entries(out_dir: str) -> List[str]:
     """Entries of a demo data set folder that this module does not write."""
-    known = {MARKER, 'meta.json', 'annotations', *SPLITS}
+    known = {MARKER, 'meta.json', 'annotations', 'semantic', *SPLITS}
     foreign = []
     for name in sorted(os.listdir(out_dir)):
         path = osp.join(out_dir, name)
         if name not in known:
             foreign.append(path)
+        elif name == 'semantic':
+            foreign += _foreign_semantic(path)
         elif name in SPLITS or name == 'annotations':
             if not osp.isdir(path) or osp.islink(path):
                 foreign.append(path)
@@ -411,7 +458,8 @@ def generate_demo_dataset(out_dir: str,
 
     Returns:
         dict: Paths of ``root``, ``unlabeled``/``train``/``val`` image
-        folders and ``ann_train``/``ann_val``/``ann_unlabeled`` files.
+        folders, ``ann_train``/``ann_val``/``ann_unlabeled`` files and
+        ``semantic_train``/``semantic_val`` semantic map folders.
     """
     for name, val in (('num_unlabeled', num_unlabeled),
                       ('num_train', num_train), ('num_val', num_val)):
@@ -454,6 +502,13 @@ def generate_demo_dataset(out_dir: str,
                     dict(id=image_id, file_name=file_name, width=img_size,
                          height=img_size))
                 if split != 'unlabeled':
+                    seg_dir = osp.join(tmp_root, 'semantic', split)
+                    os.makedirs(seg_dir, exist_ok=True)
+                    if not cv2.imwrite(
+                            osp.join(seg_dir, f'{idx:06d}.png'),
+                            semantic_map(objects, img_size)):
+                        raise OSError(f'could not write semantic/{split}/'
+                                      f'{idx:06d}.png')
                     for obj in objects:
                         anns.append(
                             dict(

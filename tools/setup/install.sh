@@ -36,8 +36,9 @@ if ! $PY -c "import mmcv, mmcv.ops" >/dev/null 2>&1; then
   PYTHON=$PY bash "$ROOT/tools/setup/build_mmcv.sh"
 fi
 
-log "installing OpenMMLab stack, test and ORL requirements"
-$PIP install -q -c "$CONS" mmengine mmpretrain mmdet pycocotools pytest
+log "installing OpenMMLab stack (mmseg for segmentation transfer), test and ORL requirements"
+$PIP install -q -c "$CONS" mmengine mmpretrain mmdet mmsegmentation ftfy regex \
+    pycocotools pytest
 # selective search needs opencv-contrib; it must replace opencv-python's cv2.
 # mmengine/mmcv depend on opencv-python, which would shadow it (same cv2 folder).
 if $PIP show -q opencv-python >/dev/null 2>&1 || \
@@ -48,5 +49,5 @@ fi
 
 log "installing mmscrl (editable)"
 $PIP install -q --no-deps --no-build-isolation -e "$ROOT"
-$PY -c "import mmscrl, mmcv.ops, mmdet, mmpretrain, cv2; print('mmscrl', mmscrl.__version__, 'ready; cv2.ximgproc:', hasattr(cv2, 'ximgproc'))"
+$PY -c "import mmscrl, mmcv.ops, mmdet, mmseg, mmpretrain, cv2; print('mmscrl', mmscrl.__version__, 'ready; cv2.ximgproc:', hasattr(cv2, 'ximgproc'))"
 log "done"
