@@ -4,8 +4,15 @@
 The tested stack (torch 2.14, numpy 1.26/2.x, mmengine 0.10.7, mmcv 2.1.0,
 mmpretrain 1.2.0, mmdet 3.3.0) has breakages that its upstreams never fixed.
 Each fix below is small, idempotent, applied once by :func:`apply_all` when
-``mmscrl`` is imported, and covered by ``tests/test_compat.py``. Nothing else
-in the package patches third-party code.
+``mmscrl`` is imported, and covered by ``tests/test_compat.py`` and
+``tests/reliability/``. Nothing else in the package patches third-party
+code.
+
+Every fix is gated on the versions that need it (:data:`PATCHES`): it is
+applied only when each listed package lies in its range. A range ends at
+the newest release known to have the problem; on a newer release the fix is
+skipped with a warning asking to check whether it is still needed, so a
+patch is never applied blindly to code it was not written for.
 
 1. ``torch.load`` defaults to ``weights_only=True`` since torch 2.6, but
    mmengine 0.10.7 calls it without the argument, so loading or resuming any
@@ -26,27 +33,105 @@ in the package patches third-party code.
    and torch's SyncBatchNorm refuses CPU tensors. Without CUDA we use gloo,
    skip ``set_device``, drop ``device_ids`` for CPU modules and revert SyncBN
    to BN (logged), so ``tools/dist_train.sh CFG 2`` runs on a CPU-only box.
+5. Checkpoints are written atomically, for every config and scope (mmscrl,
+   mmpretrain and mmdet configs alike). mmengine's ``CheckpointHook``
+   deletes the oldest checkpoint *before* writing the new one, and its
+   local backend writes straight to the final path, so a kill during a save
+   (with ``max_keep_ckpts=1``) leaves a truncated file and a
+   ``last_checkpoint`` that points at a deleted one. We make
+   ``LocalBackend.put`` write a temporary file in the same folder, fsync it
+   and rename it into place; the hook writes ``last_checkpoint`` the same
+   way once the checkpoint is complete and only then deletes outdated
+   checkpoints. ``Runner`` resume (``--resume`` / ``resume=True``) verifies
+   the checkpoint that ``last_checkpoint`` names (a complete zip archive)
+   and otherwise falls back to the newest complete checkpoint of the work
+   dir, with a warning naming the bad file; with none left it raises.
+6. mmcv's ``LoadImageFromFile`` re-raises OpenCV's decoder error (``!buf.
+   empty()`` for a zero-byte file) or an ``AssertionError`` without naming
+   the image. We re-raise them as :class:`ImageLoadError` naming the file
+   and its size (``ignore_empty=True`` keeps skipping such files).
 """
 import functools
+import glob
 import os
+import os.path as osp
+import re
 import warnings
+import zipfile
+from importlib import metadata
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from packaging.version import Version
 
 _APPLIED = set()
+#: name -> why a fix was not applied (version outside its range)
+SKIPPED: Dict[str, str] = {}
+#: (function, {package: (first version, last known version)}) per fix, in
+#: the order :func:`apply_all` applies them. ``None`` leaves a side open.
+PATCHES: List[Tuple[Callable, Dict[str, Tuple[Optional[str],
+                                              Optional[str]]]]] = []
 
 
-def _once(fn):
+def package_version(name: str) -> Version:
+    """Installed version of ``name`` (local labels such as ``+cu130``
+    dropped)."""
+    if name == 'torch':
+        return Version(Version(torch.__version__).base_version)
+    if name == 'numpy':
+        return Version(np.__version__)
+    return Version(Version(metadata.version(name)).base_version)
 
-    @functools.wraps(fn)
-    def wrapper():
-        if fn.__name__ in _APPLIED:
-            return
-        fn()
-        _APPLIED.add(fn.__name__)
 
-    return wrapper
+def version_gate(
+        requires: Dict[str, Tuple[Optional[str], Optional[str]]],
+        version_of: Callable[[str], Version] = package_version
+) -> Tuple[bool, str]:
+    """Whether every package of ``requires`` lies in its version range.
+
+    Args:
+        requires (dict): ``{package: (low, high)}``: the fix is needed from
+            ``low`` up to and including ``high`` (the newest release known
+            to need it). ``None`` leaves that side open.
+        version_of (callable): Maps a package name to its installed
+            :class:`~packaging.version.Version`. Defaults to
+            :func:`package_version`.
+
+    Returns:
+        tuple[bool, str]: Whether to apply, and the reason when not:
+        ``'newer'`` (a package is past ``high``: the fix may be obsolete)
+        or ``'older'`` (a package is below ``low``: not needed).
+    """
+    for pkg, (low, high) in requires.items():
+        ver = version_of(pkg)
+        if low is not None and ver < Version(low):
+            return False, f'older: {pkg} {ver} < {low}'
+        if high is not None and ver > Version(high):
+            return False, f'newer: {pkg} {ver} > {high}'
+    return True, ''
+
+
+def _patch(**requires):
+    """Register a fix, applied once, when ``requires`` holds.
+
+    Keyword names are package names (``mmcv``, ``mmengine``, ``numpy``,
+    ``torch``); values are ``(low, high)`` as in :func:`version_gate`.
+    """
+
+    def deco(fn):
+
+        @functools.wraps(fn)
+        def wrapper():
+            if fn.__name__ in _APPLIED:
+                return
+            fn()
+            _APPLIED.add(fn.__name__)
+
+        PATCHES.append((wrapper, requires))
+        return wrapper
+
+    return deco
 
 
 def _history_buffer_getattr(obj, name):
@@ -97,7 +182,7 @@ def mmengine_checkpoint_safe_globals() -> list:
     return safe
 
 
-@_once
+@_patch(torch=('2.6', None), mmengine=(None, '0.10.7'))
 def patch_torch_load_safe_globals():
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:
@@ -151,10 +236,8 @@ def _adjust_hue_numpy2(img, hue_factor, backend=None):
     return cv2.cvtColor(hsv_img, cv2.COLOR_HSV2BGR_FULL).astype(dtype)
 
 
-@_once
+@_patch(numpy=('2.0', None), mmcv=('2.0.0', '2.2.0'))
 def patch_mmcv_adjust_hue():
-    if int(np.__version__.split('.')[0]) < 2:
-        return
     import mmcv
     import mmcv.image
     import mmcv.image.photometric as photometric
@@ -162,7 +245,7 @@ def patch_mmcv_adjust_hue():
         mod.adjust_hue = _adjust_hue_numpy2
 
 
-@_once
+@_patch(mmengine=('0.7.0', '0.10.7'))
 def patch_runner_collate_scope():
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
@@ -182,7 +265,7 @@ def patch_runner_collate_scope():
     Runner.build_dataloader = staticmethod(build_dataloader)
 
 
-@_once
+@_patch(mmengine=('0.7.0', '0.10.7'))
 def patch_cpu_distributed():
     import torch.distributed as torch_dist
     from mmengine.dist import utils as dist_utils
@@ -230,9 +313,245 @@ def patch_cpu_distributed():
     MMDistributedDataParallel.__init__ = ddp_init
 
 
-def apply_all():
-    """Apply every fix; safe to call many times."""
-    patch_torch_load_safe_globals()
-    patch_mmcv_adjust_hue()
-    patch_runner_collate_scope()
-    patch_cpu_distributed()
+def _remove_stale_parts(folder: str, name: str) -> None:
+    """Remove ``.<name>.<pid>.part`` files left by killed writers."""
+    for part in glob.glob(osp.join(folder, f'.{glob.escape(name)}.*.part')):
+        pid = part[:-len('.part')].rsplit('.', 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that writer is still running
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            os.remove(part)
+        except OSError:
+            pass
+
+
+def atomic_write_bytes(data: bytes, path: str) -> None:
+    """Write ``data`` to ``path`` so that a reader sees old or new, whole.
+
+    The bytes go to a hidden temporary file in the same folder
+    (``.<name>.<pid>.part``), which is flushed, fsynced and renamed over
+    ``path``; the folder is fsynced too where the OS allows. A kill at any
+    moment leaves ``path`` untouched (and at most the temporary file, which
+    the next successful write of ``path`` removes).
+
+    Args:
+        data (bytes): File content.
+        path (str): Destination file; its folder is created if missing.
+    """
+    path = str(path)
+    folder, name = osp.split(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = osp.join(folder, f'.{name}.{os.getpid()}.part')
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    _remove_stale_parts(folder, name)
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: folders cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def checkpoint_is_complete(path: str) -> bool:
+    """Whether ``path`` is a complete ``torch.save`` zip archive.
+
+    A checkpoint cut short (killed writer, full disk) lacks the zip central
+    directory at its end or fails a member's CRC check. Reads the whole file.
+    """
+    if not osp.isfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return False
+
+
+def _checkpoint_number(path: str) -> int:
+    """The step number in ``iter_N.pth`` / ``epoch_N.pth`` (-1 if none)."""
+    nums = re.findall(r'(\d+)', osp.basename(path))
+    return int(nums[-1]) if nums else -1
+
+
+def find_latest_complete_checkpoint(work_dir: str,
+                                    find_latest: Callable = None
+                                    ) -> Optional[str]:
+    """The checkpoint to auto-resume from, never a truncated one.
+
+    Reads ``<work_dir>/last_checkpoint`` (mmengine's record of the last
+    save). If it names a missing or incomplete local file, the newest
+    complete ``*.pth`` in that file's folder (by the step number in its
+    name) is used instead, with a warning.
+
+    Args:
+        work_dir (str): The run's work directory.
+        find_latest (callable, optional): mmengine's
+            ``find_latest_checkpoint``. Defaults to the one in
+            ``mmengine.runner.checkpoint``.
+
+    Returns:
+        str | None: Checkpoint path, or None when nothing was saved.
+
+    Raises:
+        FileNotFoundError: ``last_checkpoint`` exists but no complete
+            checkpoint is left (the message names the files).
+    """
+    if find_latest is None:
+        from mmengine.runner.checkpoint import find_latest_checkpoint
+        find_latest = find_latest_checkpoint
+    last = find_latest(work_dir)
+    if not last or '://' in last or osp.isdir(last):
+        return last  # remote storage or deepspeed folder: not checked here
+    if checkpoint_is_complete(last):
+        return last
+    folder = osp.dirname(last) or work_dir
+    candidates = sorted(
+        (p for p in glob.glob(osp.join(folder, '*.pth'))
+         if osp.abspath(p) != osp.abspath(last)),
+        key=lambda p: (_checkpoint_number(p), os.stat(p).st_mtime),
+        reverse=True)
+    why = 'is missing' if not osp.exists(last) else 'is truncated/corrupt'
+    for cand in candidates:
+        if checkpoint_is_complete(cand):
+            warnings.warn(f'resume: {last} (named by '
+                          f'{osp.join(work_dir, "last_checkpoint")}) {why}; '
+                          f'resuming from {cand}, the newest complete '
+                          'checkpoint')
+            return cand
+    raise FileNotFoundError(
+        f'resume: {last} (named by {osp.join(work_dir, "last_checkpoint")}) '
+        f'{why} and {folder} holds no other complete checkpoint '
+        f'(checked: {candidates}); delete last_checkpoint to start over')
+
+
+def _save_checkpoint_with_step(self, runner, step, meta):
+    """``CheckpointHook._save_checkpoint_with_step``, deleting old files last.
+
+    Same bookkeeping as mmengine 0.10.7 (``keep_ckpt_ids`` and ``last_ckpt``
+    in the message hub, the checkpoint name, the arguments of
+    ``runner.save_checkpoint``), but outdated checkpoints are removed only
+    after the new checkpoint and ``last_checkpoint`` are complete, and
+    ``last_checkpoint`` is written atomically.
+    """
+    from mmengine.dist import is_main_process
+    outdated = []
+    if self.max_keep_ckpts > 0:
+        if not (len(self.keep_ckpt_ids) > 0
+                and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                outdated.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+    ckpt_filename = self.filename_tmpl.format(step)
+    self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
+    runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+    runner.save_checkpoint(
+        self.out_dir,
+        ckpt_filename,
+        self.file_client_args,
+        save_optimizer=self.save_optimizer,
+        save_param_scheduler=self.save_param_scheduler,
+        meta=meta,
+        by_epoch=self.by_epoch,
+        backend_args=self.backend_args,
+        **self.args)
+    if not is_main_process():
+        return
+    atomic_write_bytes(
+        str(self.last_ckpt).encode(), osp.join(runner.work_dir,
+                                               'last_checkpoint'))
+    for old in outdated:
+        path = self.file_backend.join_path(self.out_dir,
+                                           self.filename_tmpl.format(old))
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):  # deepspeed checkpoints
+            self.file_backend.rmtree(path)
+
+
+@_patch(mmengine=('0.8.0', '0.10.7'))
+def patch_atomic_checkpoints():
+    from mmengine.fileio.backends.local_backend import LocalBackend
+    from mmengine.hooks import CheckpointHook
+    from mmengine.runner import runner as runner_mod
+
+    def put(self, obj: bytes, filepath) -> None:
+        atomic_write_bytes(obj, str(filepath))
+
+    put.__doc__ = LocalBackend.put.__doc__
+    LocalBackend.put = put
+    CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step
+    original = runner_mod.find_latest_checkpoint
+    runner_mod.find_latest_checkpoint = functools.partial(
+        find_latest_complete_checkpoint, find_latest=original)
+
+
+class ImageLoadError(OSError):
+    """An image file could not be read or decoded (the path is named)."""
+
+
+@_patch(mmcv=('2.0.0', '2.2.0'))
+def patch_load_image_named_error():
+    from mmcv.transforms import LoadImageFromFile
+    original = LoadImageFromFile.transform
+
+    @functools.wraps(original)
+    def transform(self, results):
+        try:
+            return original(self, results)
+        except Exception as e:
+            path = results.get('img_path')
+            try:
+                size = f'{os.path.getsize(path)} bytes'
+            except (OSError, TypeError):
+                size = 'size unknown'
+            raise ImageLoadError(
+                f'cannot load image {path} ({size}): {type(e).__name__}: '
+                f'{e}. Delete or replace the file, or set '
+                'ignore_empty=True in LoadImageFromFile to skip unreadable '
+                'images.') from e
+
+    LoadImageFromFile.transform = transform
+
+
+def apply_all(version_of: Callable[[str], Version] = package_version):
+    """Apply every fix whose version gate holds; safe to call many times.
+
+    A fix skipped because a package is newer than its range is reported
+    once with a warning (and recorded in :data:`SKIPPED`).
+
+    Args:
+        version_of (callable): See :func:`version_gate`.
+    """
+    for fn, requires in PATCHES:
+        ok, why = version_gate(requires, version_of)
+        if ok:
+            fn()
+            continue
+        if fn.__name__ not in SKIPPED and why.startswith('newer'):
+            warnings.warn(
+                f'mmscrl.compat: {fn.__name__} not applied ({why}); it '
+                'was written for older releases; check whether the problem '
+                'it fixes still exists.')
+        SKIPPED[fn.__name__] = why

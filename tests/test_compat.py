@@ -122,3 +122,69 @@ def test_ddp_wrapper_accepts_cpu_module_with_device_ids(monkeypatch):
         assert out.shape == (4, 3)
     finally:
         dist.destroy_process_group()
+
+
+def test_version_gate_ranges():
+    from packaging.version import Version
+    vers = dict(mmengine='0.10.7', torch='2.14.1')
+
+    def version_of(name):
+        return Version(vers[name])
+
+    assert compat.version_gate(dict(mmengine=('0.7.0', '0.10.7')),
+                               version_of) == (True, '')
+    ok, why = compat.version_gate(dict(mmengine=(None, '0.10.6')),
+                                  version_of)
+    assert not ok and why.startswith('newer: mmengine 0.10.7')
+    ok, why = compat.version_gate(dict(torch=('2.15', None)), version_of)
+    assert not ok and why.startswith('older: torch')
+    # local version labels (2.14.1+cu130) are ignored
+    assert compat.package_version('torch') >= Version('2.6')
+
+
+def test_every_patch_is_version_gated():
+    assert compat.PATCHES, 'no fix registered'
+    for fn, requires in compat.PATCHES:
+        assert requires, f'{fn.__name__} has no version range'
+        for pkg, (low, high) in requires.items():
+            assert low is not None or high is not None, (fn.__name__, pkg)
+    names = {fn.__name__ for fn, _ in compat.PATCHES}
+    assert names >= {
+        'patch_torch_load_safe_globals', 'patch_mmcv_adjust_hue',
+        'patch_runner_collate_scope', 'patch_cpu_distributed',
+        'patch_atomic_checkpoints', 'patch_load_image_named_error'
+    }
+
+
+def test_patch_outside_its_range_is_skipped(monkeypatch):
+    from packaging.version import Version
+    calls = []
+
+    def patch_fake():
+        calls.append(1)
+
+    monkeypatch.setattr(
+        compat, 'PATCHES',
+        [(patch_fake, dict(mmengine=('0.7.0', '0.10.7')))])
+    monkeypatch.setattr(compat, 'SKIPPED', {})
+    with pytest.warns(UserWarning, match='patch_fake not applied.*newer'):
+        compat.apply_all(lambda name: Version('0.11.0'))
+    assert calls == [] and 'patch_fake' in compat.SKIPPED
+    compat.apply_all(lambda name: Version('0.6.0'))  # older: silent
+    assert calls == []
+    compat.apply_all(lambda name: Version('0.10.7'))
+    assert calls == [1]
+
+
+def test_unreadable_image_error_names_the_file(tmp_path):
+    from mmcv.transforms import LoadImageFromFile
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    garbage = tmp_path / 'garbage.jpg'
+    garbage.write_bytes(b'not a jpeg at all')
+    for path, size in ((empty, '0 bytes'), (garbage, '17 bytes')):
+        with pytest.raises(compat.ImageLoadError,
+                           match=f'{path.name} \\({size}\\)'):
+            LoadImageFromFile()(dict(img_path=str(path)))
+    assert LoadImageFromFile(ignore_empty=True)(
+        dict(img_path=str(empty))) is None
