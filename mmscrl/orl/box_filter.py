@@ -2,7 +2,7 @@
 """Box geometry of ORL stage 2: IoU and the official proposal filter.
 
 Faithful to ``get_max_iou``/``box_filter`` in Jiahao000/ORL
-``openselfsup/datasets/correspondence.py`` (spec ``orl.md`` §2.5 step 1):
+``openselfsup/datasets/correspondence.py``:
 boxes are ``(x, y, w, h)`` without the ``+1`` pixel convention, a box is
 dropped when its smaller side is below ``min_size``, when ``w/h`` or ``h/w``
 exceeds ``max_ratio``, or when its IoU with any already kept box exceeds

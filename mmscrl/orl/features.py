@@ -1,12 +1,11 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Stage-1 model loading and the two feature extractors of ORL stage 2.
 
-* **Image features for kNN** (spec ``orl.md`` §2.3; official
-  ``ExtractorHook``/``Extractor``): eval mode, torchvision
+* **Image features for kNN** (official ``ExtractorHook``/``Extractor``): eval mode, torchvision
   ``Resize(256) -> CenterCrop(224) -> ToTensor -> Normalize`` (PIL
   bilinear), then the *online projector* output (neck of backbone C5),
   L2-normalised (256-d for ORL).
-* **RoI embeddings** (spec §2.5 step 2; official ``CorrespondenceDataset`` +
+* **RoI embeddings** (official ``CorrespondenceDataset`` +
   ``Correspondence.forward_test``): each filtered box is cut with
   ``TF.resized_crop(img, y, x, h, w, 224)`` (bilinear), ``ToTensor``,
   ``Normalize``, and goes through the online *backbone* in eval mode, then
@@ -29,11 +28,13 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .box_filter import box_filter
+from .jobs import die_with_parent
+from .utils import open_rgb
 
 __all__ = [
     'IMAGENET_MEAN', 'IMAGENET_STD', 'build_stage1_model', 'ImageListDataset',
     'RoICropDataset', 'image_features', 'roi_embeddings', 'crop_rois',
-    'filter_image_boxes'
+    'filter_image_boxes', 'worker_init'
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -94,10 +95,11 @@ def _to_tensor_normalized(pil_img, mean, std) -> torch.Tensor:
     return TF.normalize(TF.to_tensor(pil_img), mean, std)
 
 
-def _open_rgb(path: str):
-    from PIL import Image
-    with Image.open(path) as img:
-        return img.convert('RGB')
+def worker_init(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn`` of the stage-2 tools: the worker dies
+    with its parent process (see :func:`~mmscrl.orl.jobs.die_with_parent`).
+    """
+    die_with_parent()
 
 
 class ImageListDataset(Dataset):
@@ -129,7 +131,7 @@ class ImageListDataset(Dataset):
         import torchvision.transforms.functional as TF
         from torchvision.transforms import InterpolationMode
         idx = self.indices[i]
-        img = _open_rgb(osp.join(self.data_root, self.file_names[idx]))
+        img = open_rgb(osp.join(self.data_root, self.file_names[idx]))
         img = TF.resize(img, self.resize, InterpolationMode.BILINEAR)
         img = TF.center_crop(img, self.crop)
         return idx, _to_tensor_normalized(img, self.mean, self.std)
@@ -202,7 +204,7 @@ class RoICropDataset(Dataset):
 
     def __getitem__(self, i):
         idx = self.indices[i]
-        img = _open_rgb(osp.join(self.data_root, self.file_names[idx]))
+        img = open_rgb(osp.join(self.data_root, self.file_names[idx]))
         boxes = filter_image_boxes(self.raw_boxes[idx], img.size,
                                    **self.filter_cfg)
         return idx, boxes, crop_rois(img, boxes, self.patch_size, self.mean,

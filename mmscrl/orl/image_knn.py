@@ -1,32 +1,28 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Image kNN retrieval from a stage-1 model, ORL stage 2a (spec §2.3).
+"""Image kNN retrieval from a stage-1 model, ORL stage 2a.
 
 Pass A extracts the L2-normalised projector feature of every image
 (``Resize(256) -> CenterCrop(224)``, eval mode) into chunk files; pass B
 ranks each chunk of queries against the whole bank with the blocked
 :func:`~mmscrl.orl.knn.knn_search` (self masked by index). Both passes deal
 their chunks round-robin over the ``torchrun`` ranks, write each chunk
-atomically and skip finished chunks on a restart; rank 0 merges the kNN file
+atomically with the fingerprint of their settings (model content hash,
+image list, resize/crop; plus k for pass B) and skip finished chunks on a
+restart with the same settings (:class:`~mmscrl.orl.jobs.ChunkedJob`);
+rank 0 merges the kNN file
 (our npz, or the official kNN JSON for ``*.json``) and optionally the feature
 bank (``.npy``, N x D float32, the official ``feature_epoch_800.npy``).
 """
-import os
-import os.path as osp
-import zlib
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from .io import ORLKnn, atomic_write, save_knn
+from .io import ORLKnn, save_knn
+from .jobs import ChunkedJob, atomic_write, crc32_of, model_digest
 from .knn import knn_search
-from .utils import Progress, chunk_path, chunk_ranges, save_npz_atomic
 
 __all__ = ['run_image_knn']
-
-
-def _crc(names) -> int:
-    return zlib.crc32('\n'.join(names).encode('utf-8'))
 
 
 def run_image_knn(model,
@@ -43,6 +39,7 @@ def run_image_knn(model,
                   feat_chunk: int = 4096,
                   knn_chunk: int = 8192,
                   bank_file: Optional[str] = None,
+                  overwrite_stale: bool = False,
                   progress_interval: float = 10.):
     """Extract features and retrieve the k nearest images of every image.
 
@@ -61,7 +58,10 @@ def run_image_knn(model,
         feat_chunk (int): images per feature chunk file. Defaults to 4096.
         knn_chunk (int): queries per kNN chunk file. Defaults to 8192.
         bank_file (str, optional): also save the N x D bank as ``.npy``.
-        progress_interval (float): seconds between progress lines.
+        overwrite_stale (bool): recompute chunks made with other settings
+            instead of raising :class:`~mmscrl.orl.jobs.StaleChunkError`.
+            Defaults to False.
+        progress_interval (float): seconds between progress updates.
 
     Returns:
         ORLKnn | None: the result on rank 0, ``None`` on other ranks.
@@ -69,76 +69,63 @@ def run_image_knn(model,
     from mmengine.dist import barrier, get_dist_info
     from torch.utils.data import DataLoader
 
-    from .features import ImageListDataset, image_features
+    from .features import ImageListDataset, image_features, worker_init
     names = list(file_names)
     n = len(names)
     rank, world = get_dist_info()
-    os.makedirs(work_dir, exist_ok=True)
+    feat_fp = dict(tool='image_knn.features', model=model_digest(model),
+                   resize=resize, crop=crop, num_images=n,
+                   image_list_crc=crc32_of(names))
+    knn_fp = dict(feat_fp, tool='image_knn.search', k=k)
+    jobs = dict(rank=rank, world_size=world, overwrite_stale=overwrite_stale,
+                progress_interval=progress_interval)
 
     # ---- pass A: features ------------------------------------------------
-    f_ranges = chunk_ranges(n, feat_chunk)
-    f_paths = [chunk_path(work_dir, 'feat', s, e) for s, e in f_ranges]
-    mine = [(s, e, p) for c, ((s, e), p) in enumerate(zip(f_ranges, f_paths))
-            if c % world == rank and not osp.exists(p)]
-    prog = Progress(sum(e - s for s, e, _ in mine),
-                    f'kNN features rank {rank}', progress_interval)
-    for s, e, p in mine:
-        ds = ImageListDataset(data_root, names, range(s, e), resize, crop)
+    feat_job = ChunkedJob(work_dir, 'feat', n, feat_chunk, feat_fp,
+                          'kNN features', **jobs)
+
+    def features(chunk, prog):
+        ds = ImageListDataset(data_root, names, range(chunk.start, chunk.end),
+                              resize, crop)
         loader = DataLoader(ds, batch_size=batch_size,
-                            num_workers=num_workers, shuffle=False)
+                            num_workers=num_workers, shuffle=False,
+                            worker_init_fn=worker_init)
         feats = []
         for _, imgs in loader:
             feats.append(image_features(model, imgs.to(device)).cpu())
             prog.update(len(imgs))
-        save_npz_atomic(p, feats=torch.cat(feats).numpy().astype(np.float32),
-                        start=np.asarray(s), end=np.asarray(e),
-                        names_crc=np.asarray(_crc(names[s:e])))
+        return dict(feats=torch.cat(feats).numpy().astype(np.float32))
+
+    feat_job.run(features)
     if world > 1:
         barrier()
-    parts = []
-    for (s, e), p in zip(f_ranges, f_paths):
-        with np.load(p) as z:
-            if (int(z['start']), int(z['end'])) != (s, e) or int(
-                    z['names_crc']) != _crc(names[s:e]):
-                raise ValueError(
-                    f'{p}: chunk was made for other images (keys "start", '
-                    f'"end", "names_crc" differ from images {s}..{e}); use '
-                    'an empty work_dir for a new image list')
-            parts.append(z['feats'])
-    bank = torch.from_numpy(np.concatenate(parts)).to(device)
+    bank = torch.from_numpy(
+        np.concatenate([feat_job.read(c)['feats']
+                        for c in feat_job.chunks])).to(device)
 
     # ---- pass B: kNN -----------------------------------------------------
-    q_ranges = chunk_ranges(n, knn_chunk)
-    q_paths = [chunk_path(work_dir, f'knn{k}', s, e) for s, e in q_ranges]
-    mine = [(s, e, p) for c, ((s, e), p) in enumerate(zip(q_ranges, q_paths))
-            if c % world == rank and not osp.exists(p)]
-    prog = Progress(sum(e - s for s, e, _ in mine), f'kNN search rank {rank}',
-                    progress_interval)
-    for s, e, p in mine:
-        idx, val = knn_search(bank[s:e], bank, k, query_offset=s,
-                              device=device)
-        save_npz_atomic(p, knn=idx, scores=val, start=np.asarray(s),
-                        end=np.asarray(e),
-                        names_crc=np.asarray(_crc(names)))
-        prog.update(e - s)
+    knn_job = ChunkedJob(work_dir, f'knn{k}', n, knn_chunk, knn_fp,
+                         'kNN search', **jobs)
+
+    def search(chunk, prog):
+        idx, val = knn_search(bank[chunk.start:chunk.end], bank, k,
+                              query_offset=chunk.start, device=device)
+        prog.update(chunk.end - chunk.start)
+        return dict(knn=idx, scores=val)
+
+    knn_job.run(search)
     if world > 1:
         barrier()
     if rank != 0:
         return None
 
-    idx, val = [], []
-    for (s, e), p in zip(q_ranges, q_paths):
-        with np.load(p) as z:
-            if int(z['names_crc']) != _crc(names):
-                raise ValueError(f'{p}: chunk was made for another image '
-                                 'list (key "names_crc"); use an empty '
-                                 'work_dir')
-            idx.append(z['knn'])
-            val.append(z['scores'])
-    result = ORLKnn(file_names=names, knn=np.concatenate(idx),
-                    scores=np.concatenate(val),
+    parts = [knn_job.read(c) for c in knn_job.chunks]
+    result = ORLKnn(file_names=names,
+                    knn=np.concatenate([z['knn'] for z in parts]),
+                    scores=np.concatenate([z['scores'] for z in parts]),
                     info=dict(k=k, resize=resize, crop=crop,
-                              feature='projector, L2-normalised'))
+                              feature='projector, L2-normalised',
+                              fingerprint=knn_fp))
     save_knn(result, out_file)
     if bank_file:
         bank_np = bank.cpu().numpy()

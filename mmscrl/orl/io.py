@@ -1,8 +1,10 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Readers and writers of the ORL stage-2 files.
 
-Three kinds of file link the ORL stages (spec ``orl.md`` §4). Each has our
-compact ``.npz`` format and the official ORL JSON format (Jiahao000/ORL);
+Three kinds of file link the ORL stages; every file indexes images by
+position in one canonical image order. Each has our compact ``.npz`` format
+and the official ORL JSON format (Jiahao000/ORL, read and written by
+:mod:`mmscrl.orl.official`);
 every ``load_*`` accepts both (chosen by the ``.json`` extension, anything
 else is read as ``.npz``) and every ``save_*`` writes the format its
 extension names, atomically (temporary file in the same folder, then
@@ -15,7 +17,7 @@ extension names, atomically (temporary file in the same folder, then
       with no box as ``[]``); the reader undoes both.
     * npz: ``format='mmscrl.orl.proposals'``, ``version``, ``file_names``
       (N,) str (may be empty when unknown), ``box_offsets`` (N+1,) int64,
-      ``boxes`` (sum B_i, 4) float32.
+      ``boxes`` (sum B_i, 4) float32, ``info_json`` (optional).
 
 **Image kNN** (:class:`ORLKnn`)
     * official JSON: ``{"info": {"knn_image_num": K}, "images": {"file_name":
@@ -38,28 +40,33 @@ extension names, atomically (temporary file in the same folder, then
       slot)), ``pairs`` (sum P_ik, 8) float32 ``[xq, yq, wq, hq, xk, yk, wk,
       hk]``, ``info_json`` (our info keys below).
 
-    Our ``info`` keys: ``min_size, max_ratio, max_iou, topN, k, pair_ratio``;
+    Our ``info`` keys: ``min_size, max_ratio, max_iou, topN, k, pair_ratio``
+    (files written by the stage-2 tools add ``fingerprint``: every setting
+    and input hash the result was computed from);
     the official ``info`` keys are mapped onto them when reading and back when
     writing JSON. The npz file of COCO train2017 is about 10x smaller than the
     official JSON and loads in seconds without building Python lists.
 
-Every reader validates shapes, lengths and index ranges and raises
-:class:`ValueError` naming the file and the key at fault.
+All npz files go through one schema path (:func:`save_npz` /
+:func:`load_npz`): each data class names its ``NPZ_FORMAT`` and converts
+itself to and from flat arrays. Every reader validates shapes, lengths,
+index ranges, box sizes (``w, h >= 0``) and kNN lists (no image is its own
+neighbour) and raises :class:`ValueError` naming the file and the key at
+fault; a damaged or truncated ``.npz`` is reported by name as such.
 """
 import json
-import os
-import os.path as osp
-import tempfile
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+
+from .jobs import NPZ_READ_ERRORS, atomic_write
 
 __all__ = [
     'ORLProposals', 'ORLKnn', 'ORLCorrespondence', 'save_proposals',
     'load_proposals', 'save_knn', 'load_knn', 'save_correspondence',
-    'load_correspondence', 'atomic_write', 'flatten_ragged', 'unflatten_ragged',
-    'OFFICIAL_INFO_KEYS'
+    'load_correspondence', 'save_npz', 'load_npz', 'atomic_write',
+    'flatten_ragged', 'unflatten_ragged', 'OFFICIAL_INFO_KEYS'
 ]
 
 NPZ_VERSION = 1
@@ -75,6 +82,131 @@ OFFICIAL_INFO_KEYS = dict(
 
 
 # --------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------
+def flatten_ragged(arrays: Sequence[np.ndarray], width: int, dtype=np.float32):
+    """Concatenate (L_i, width) arrays; returns ``(flat, offsets)`` with
+    ``offsets`` (len+1,) int64 such that ``arrays[i] == flat[o[i]:o[i+1]]``
+    and ``flat`` of ``dtype`` (float32 by default)."""
+    lens = np.fromiter((len(a) for a in arrays), dtype=np.int64,
+                       count=len(arrays))
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if len(arrays):
+        flat = np.concatenate(
+            [np.asarray(a, dtype=dtype).reshape(-1, width) for a in arrays])
+    else:
+        flat = np.zeros((0, width), dtype=dtype)
+    return flat.astype(dtype, copy=False), offsets
+
+
+def unflatten_ragged(flat: np.ndarray, offsets: np.ndarray,
+                     source: str = '<memory>', key: str = 'offsets'):
+    """Inverse of :func:`flatten_ragged` (views into ``flat``)."""
+    offsets = np.asarray(offsets)
+    if (offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0
+            or np.any(np.diff(offsets) < 0) or offsets[-1] != len(flat)):
+        raise ValueError(
+            f'{source}: "{key}" must be non-decreasing offsets from 0 to '
+            f'{len(flat)} (the row count of the flat array)')
+    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+#: which columns of a (B, width) box array are sizes (w, h)
+_SIZE_COLUMNS = {4: [2, 3], 8: [2, 3, 6, 7]}
+
+
+def _as_box_array(value, width: int, source: str, key: str) -> np.ndarray:
+    """One image's boxes as (B, width) float32, undoing the official
+    ``squeeze()`` (a single box stored flat, no box stored as ``[]``).
+    Refuses non-numeric, wrongly shaped, non-finite and negative-size
+    boxes."""
+    if isinstance(value, (str, bytes, dict)):
+        raise ValueError(f'{source}: "{key}" is a {type(value).__name__}, '
+                         f'expected a (B, {width}) list of numbers')
+    try:
+        arr = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ValueError(f'{source}: "{key}" is not a numeric '
+                         f'(B, {width}) array: {type(e).__name__}: '
+                         f'{str(e)[:200]}') from None
+    if arr.ndim == 1 and arr.shape[0] == width:  # squeezed single box
+        arr = arr[None]
+    elif arr.size == 0:
+        arr = arr.reshape(0, width)
+    if arr.ndim != 2 or arr.shape[1] != width:
+        raise ValueError(f'{source}: "{key}" has shape {arr.shape}, '
+                         f'expected (B, {width})')
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f'{source}: "{key}" contains non-finite values')
+    sizes = arr[:, _SIZE_COLUMNS.get(width, [])]
+    if sizes.size and sizes.min() < 0:
+        r, c = np.argwhere(sizes < 0)[0]
+        raise ValueError(f'{source}: "{key}"[{r}] = {arr[r].tolist()} has a '
+                         f'negative width/height ({sizes[r, c]:g}); boxes '
+                         'are (x, y, w, h)')
+    return arr
+
+
+def _check_boxes(boxes, width, source, key) -> List[np.ndarray]:
+    if not isinstance(boxes, (list, tuple)):
+        raise ValueError(f'{source}: "{key}" is a {type(boxes).__name__}, '
+                         'expected a list over images')
+    return [
+        _as_box_array(b, width, source, f'{key}[{i}]')
+        for i, b in enumerate(boxes)
+    ]
+
+
+def _check_knn(knn, n, source, key) -> np.ndarray:
+    try:
+        knn = np.asarray(knn)
+    except (TypeError, ValueError, RecursionError) as e:  # ragged lists
+        raise ValueError(f'{source}: "{key}" is not an (N, K) array: '
+                         f'{type(e).__name__}: {str(e)[:200]}') from None
+    if knn.ndim != 2 or knn.shape[0] != n:
+        raise ValueError(f'{source}: "{key}" has shape {knn.shape}, '
+                         f'expected ({n}, K)')
+    if knn.size and not (np.issubdtype(knn.dtype, np.integer) or
+                         np.issubdtype(knn.dtype, np.floating)):
+        raise ValueError(f'{source}: "{key}" must hold integer indices, '
+                         f'got dtype {knn.dtype}')
+    if knn.size and not np.issubdtype(knn.dtype, np.integer):
+        if not np.all(np.equal(np.mod(knn, 1), 0)):
+            raise ValueError(f'{source}: "{key}" must hold integer indices')
+    knn = knn.astype(np.int64)
+    if knn.size and (knn.min() < 0 or knn.max() >= n):
+        bad = np.argwhere((knn < 0) | (knn >= n))[0]
+        raise ValueError(
+            f'{source}: "{key}"[{bad[0]}][{bad[1]}] = {knn[tuple(bad)]} is '
+            f'out of range [0, {n})')
+    own = knn == np.arange(n)[:, None]
+    if own.any():
+        i, j = np.argwhere(own)[0]
+        raise ValueError(f'{source}: "{key}"[{i}][{j}] = {i}: image {i} is '
+                         'listed as its own neighbour')
+    return knn
+
+
+def _check_names(names, source: str, key: str = 'file_name') -> List[str]:
+    if not isinstance(names, (list, tuple, np.ndarray)):
+        raise ValueError(f'{source}: "{key}" is a {type(names).__name__}, '
+                         'expected a list of image paths')
+    for i, n in enumerate(names):
+        if not isinstance(n, (str, np.str_)):
+            raise ValueError(f'{source}: "{key}"[{i}] = {n!r} is not a '
+                             'string')
+    return [str(n) for n in names]
+
+
+def _check_info(info, source: str) -> dict:
+    if not isinstance(info, dict):
+        raise ValueError(f'{source}: "info" is a {type(info).__name__}, '
+                         'expected an object')
+    return dict(info)
+
+
+# --------------------------------------------------------------------------
 # data classes
 # --------------------------------------------------------------------------
 @dataclass
@@ -86,17 +218,38 @@ class ORLProposals:
             in OpenCV output order.
         file_names (list[str]): canonical image order (paths relative to the
             data prefix); empty when unknown (official JSON has none).
+        info (dict): settings the proposals were computed with (empty when
+            unknown).
     """
     boxes: List[np.ndarray]
     file_names: List[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    NPZ_FORMAT = 'mmscrl.orl.proposals'
 
     def validate(self, source: str = '<memory>') -> 'ORLProposals':
         self.boxes = _check_boxes(self.boxes, 4, source, 'bbox')
+        self.file_names = _check_names(self.file_names, source)
+        self.info = _check_info(self.info, source)
         if self.file_names and len(self.file_names) != len(self.boxes):
             raise ValueError(
                 f'{source}: "file_names" has {len(self.file_names)} entries '
                 f'but "bbox" has {len(self.boxes)} images')
         return self
+
+    def to_arrays(self) -> Dict[str, np.ndarray]:
+        flat, offsets = flatten_ragged(self.boxes, 4)
+        return dict(file_names=_str_array(self.file_names),
+                    box_offsets=offsets, boxes=flat)
+
+    @classmethod
+    def from_arrays(cls, data: dict, info: dict,
+                    source: str) -> 'ORLProposals':
+        boxes = unflatten_ragged(
+            _npz_key(data, 'boxes', source),
+            _npz_key(data, 'box_offsets', source), source, 'box_offsets')
+        names = [str(n) for n in _npz_key(data, 'file_names', source)]
+        return cls(boxes=boxes, file_names=names, info=info).validate(source)
 
 
 @dataclass
@@ -115,7 +268,11 @@ class ORLKnn:
     scores: Optional[np.ndarray] = None
     info: dict = field(default_factory=dict)
 
+    NPZ_FORMAT = 'mmscrl.orl.knn'
+
     def validate(self, source: str = '<memory>') -> 'ORLKnn':
+        self.file_names = _check_names(self.file_names, source)
+        self.info = _check_info(self.info, source)
         self.knn = _check_knn(self.knn, len(self.file_names), source,
                               'knn_image_id')
         if self.scores is not None:
@@ -125,6 +282,19 @@ class ORLKnn:
                     f'{source}: "scores" has shape {self.scores.shape}, '
                     f'expected {self.knn.shape}')
         return self
+
+    def to_arrays(self) -> Dict[str, np.ndarray]:
+        arrays = dict(file_names=_str_array(self.file_names),
+                      knn=self.knn.astype(np.int64))
+        if self.scores is not None:
+            arrays['scores'] = self.scores.astype(np.float32)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, data: dict, info: dict, source: str) -> 'ORLKnn':
+        names = [str(n) for n in _npz_key(data, 'file_names', source)]
+        return cls(file_names=names, knn=_npz_key(data, 'knn', source),
+                   scores=data.get('scores'), info=info).validate(source)
 
 
 @dataclass
@@ -150,6 +320,8 @@ class ORLCorrespondence:
     pairs: List[List[np.ndarray]]
     info: dict = field(default_factory=dict)
 
+    NPZ_FORMAT = 'mmscrl.orl.correspondence'
+
     def __len__(self) -> int:
         return len(self.file_names)
 
@@ -158,13 +330,23 @@ class ORLCorrespondence:
                  check_arrays: bool = True) -> 'ORLCorrespondence':
         """Check lengths, shapes and index ranges (``check_arrays=False``
         skips the per-array checks, for arrays already checked in bulk)."""
+        self.file_names = _check_names(self.file_names, source)
+        self.info = _check_info(self.info, source)
         n = len(self.file_names)
+        if not isinstance(self.boxes, (list, tuple)):
+            raise ValueError(f'{source}: "bbox" is a '
+                             f'{type(self.boxes).__name__}, expected a list '
+                             'over images')
         if len(self.boxes) != n:
             raise ValueError(f'{source}: "bbox" has {len(self.boxes)} images '
                              f'but "file_name" has {n}')
         if check_arrays:
             self.boxes = _check_boxes(self.boxes, 4, source, 'bbox')
         self.knn = _check_knn(self.knn, n, source, 'knn_image_id')
+        if not isinstance(self.pairs, (list, tuple)) or not all(
+                isinstance(r, (list, tuple)) for r in self.pairs):
+            raise ValueError(f'{source}: "knn_bbox_pair" must be a list '
+                             '[N][K][P][8]')
         if len(self.pairs) != n:
             raise ValueError(f'{source}: "knn_bbox_pair" has '
                              f'{len(self.pairs)} images, expected {n}')
@@ -175,155 +357,51 @@ class ORLCorrespondence:
                     f'{source}: "knn_bbox_pair"[{i}] has {len(row)} kNN '
                     f'entries, expected {k}')
             if check_arrays:
-                self.pairs[i] = _check_boxes(row, 8, source,
+                self.pairs[i] = _check_boxes(list(row), 8, source,
                                              f'knn_bbox_pair[{i}]')
         return self
 
+    def to_arrays(self) -> Dict[str, np.ndarray]:
+        boxes, box_offsets = flatten_ragged(self.boxes, 4)
+        pairs, pair_offsets = flatten_ragged(
+            [p for row in self.pairs for p in row], 8)
+        return dict(file_names=_str_array(self.file_names),
+                    box_offsets=box_offsets, boxes=boxes,
+                    knn=self.knn.astype(np.int64), pair_offsets=pair_offsets,
+                    pairs=pairs)
+
+    @classmethod
+    def from_arrays(cls, data: dict, info: dict,
+                    source: str) -> 'ORLCorrespondence':
+        names = [str(n) for n in _npz_key(data, 'file_names', source)]
+        knn = _npz_key(data, 'knn', source)
+        # check the flat arrays once instead of N*K small ones
+        flat_boxes = _as_box_array(_npz_key(data, 'boxes', source), 4,
+                                   source, 'boxes')
+        flat_pairs = _as_box_array(_npz_key(data, 'pairs', source), 8,
+                                   source, 'pairs')
+        boxes = unflatten_ragged(flat_boxes,
+                                 _npz_key(data, 'box_offsets', source),
+                                 source, 'box_offsets')
+        slots = unflatten_ragged(flat_pairs,
+                                 _npz_key(data, 'pair_offsets', source),
+                                 source, 'pair_offsets')
+        if knn.ndim != 2 or len(slots) != knn.shape[0] * knn.shape[1]:
+            raise ValueError(
+                f'{source}: "pair_offsets" describes {len(slots)} (image, '
+                f'kNN) slots but "knn" has shape {knn.shape}')
+        k = knn.shape[1]
+        pairs = [slots[i * k:(i + 1) * k] for i in range(knn.shape[0])]
+        return cls(file_names=names, boxes=boxes, knn=knn, pairs=pairs,
+                   info=info).validate(source, check_arrays=False)
+
 
 # --------------------------------------------------------------------------
-# helpers
+# the one npz schema path
 # --------------------------------------------------------------------------
-def atomic_write(path: str, write_fn: Callable, mode: str = 'wb') -> None:
-    """Call ``write_fn(fileobj)`` on a temporary file, then move it to
-    ``path`` with :func:`os.replace` (never leaves a partial ``path``)."""
-    path = osp.abspath(path)
-    folder = osp.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, mode) as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def flatten_ragged(arrays: Sequence[np.ndarray], width: int):
-    """Concatenate (L_i, width) arrays; returns ``(flat, offsets)`` with
-    ``offsets`` (len+1,) int64 such that ``arrays[i] == flat[o[i]:o[i+1]]``."""
-    lens = np.fromiter((len(a) for a in arrays), dtype=np.int64,
-                       count=len(arrays))
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    if len(arrays):
-        flat = np.concatenate(
-            [np.asarray(a, dtype=np.float32).reshape(-1, width)
-             for a in arrays])
-    else:
-        flat = np.zeros((0, width), dtype=np.float32)
-    return flat.astype(np.float32, copy=False), offsets
-
-
-def unflatten_ragged(flat: np.ndarray, offsets: np.ndarray,
-                     source: str = '<memory>', key: str = 'offsets'):
-    """Inverse of :func:`flatten_ragged` (views into ``flat``)."""
-    offsets = np.asarray(offsets)
-    if (offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0
-            or np.any(np.diff(offsets) < 0) or offsets[-1] != len(flat)):
-        raise ValueError(
-            f'{source}: "{key}" must be non-decreasing offsets from 0 to '
-            f'{len(flat)} (the row count of the flat array)')
-    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
-
-
-def _as_box_array(value, width: int, source: str, key: str) -> np.ndarray:
-    """One image's boxes as (B, width) float32, undoing the official
-    ``squeeze()`` (a single box stored flat, no box stored as ``[]``)."""
-    try:
-        arr = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f'{source}: "{key}" is not a numeric '
-                         f'(B, {width}) array: {e}') from None
-    if arr.ndim == 1 and arr.shape[0] == width:  # squeezed single box
-        arr = arr[None]
-    elif arr.size == 0:
-        arr = arr.reshape(0, width)
-    if arr.ndim != 2 or arr.shape[1] != width:
-        raise ValueError(f'{source}: "{key}" has shape {arr.shape}, '
-                         f'expected (B, {width})')
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f'{source}: "{key}" contains non-finite values')
-    return arr
-
-
-def _check_boxes(boxes, width, source, key) -> List[np.ndarray]:
-    return [
-        _as_box_array(b, width, source, f'{key}[{i}]')
-        for i, b in enumerate(boxes)
-    ]
-
-
-def _check_knn(knn, n, source, key) -> np.ndarray:
-    try:
-        knn = np.asarray(knn)
-    except ValueError as e:  # ragged lists
-        raise ValueError(f'{source}: "{key}" is not an (N, K) array: '
-                         f'{e}') from None
-    if knn.ndim != 2 or knn.shape[0] != n:
-        raise ValueError(f'{source}: "{key}" has shape {knn.shape}, '
-                         f'expected ({n}, K)')
-    if knn.size and not np.issubdtype(knn.dtype, np.integer):
-        if not np.all(np.equal(np.mod(knn, 1), 0)):
-            raise ValueError(f'{source}: "{key}" must hold integer indices')
-    knn = knn.astype(np.int64)
-    if knn.size and (knn.min() < 0 or knn.max() >= n):
-        bad = np.argwhere((knn < 0) | (knn >= n))[0]
-        raise ValueError(
-            f'{source}: "{key}"[{bad[0]}][{bad[1]}] = {knn[tuple(bad)]} is '
-            f'out of range [0, {n})')
-    return knn
-
-
-def _is_json(path: str) -> bool:
-    return str(path).lower().endswith('.json')
-
-
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, 'r') as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f'{path}: not valid JSON ({e})') from None
-    if not isinstance(data, dict):
-        raise ValueError(f'{path}: top level must be a JSON object')
-    return data
-
-
-def _get(d: dict, key: str, source: str, parent: str = ''):
-    if not isinstance(d, dict) or key not in d:
-        where = f'"{parent}"' if parent else 'the top level'
-        raise ValueError(f'{source}: missing key "{key}" in {where}')
-    return d[key]
-
-
-def _write_json(path: str, obj: dict) -> None:
-    atomic_write(path, lambda f: json.dump(obj, f), mode='w')
-
-
-def _write_npz(path: str, **arrays) -> None:
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def _read_npz(path: str, fmt: str) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f'{path}: cannot read as .npz ({e})') from None
-    got = str(data.get('format', ''))
-    if got != fmt:
-        raise ValueError(f'{path}: key "format" is {got!r}, expected '
-                         f'{fmt!r}')
-    version = int(data.get('version', -1))
-    if version > NPZ_VERSION:
-        raise ValueError(f'{path}: key "version" is {version}; this mmscrl '
-                         f'reads up to {NPZ_VERSION}')
-    return data
+def _str_array(names: Sequence[str]) -> np.ndarray:
+    return np.asarray(list(names), dtype=np.str_) if len(names) else \
+        np.zeros((0,), dtype='<U1')
 
 
 def _npz_key(data: dict, key: str, source: str):
@@ -332,54 +410,65 @@ def _npz_key(data: dict, key: str, source: str):
     return data[key]
 
 
-def _str_array(names: Sequence[str]) -> np.ndarray:
-    return np.asarray(list(names), dtype=np.str_) if len(names) else \
-        np.zeros((0,), dtype='<U1')
+def save_npz(obj, path: str) -> None:
+    """Write a stage-2 data class as our npz: its ``to_arrays()`` plus
+    ``format``, ``version`` and ``info_json``, atomically."""
+    obj.validate()
+    arrays = dict(format=np.asarray(obj.NPZ_FORMAT),
+                  version=np.asarray(NPZ_VERSION),
+                  info_json=np.asarray(json.dumps(obj.info, default=str)),
+                  **obj.to_arrays())
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def _official_images(data: dict, source: str):
-    images = _get(data, 'images', source)
-    if isinstance(images, dict):
-        names = list(_get(images, 'file_name', source, 'images'))
-        ids = images.get('id', list(range(len(names))))
-    elif isinstance(images, list):  # tolerate COCO-style list of dicts
-        names = [_get(im, 'file_name', source, 'images[]') for im in images]
-        ids = [im.get('id', i) for i, im in enumerate(images)]
-    else:
-        raise ValueError(f'{source}: "images" must be an object with '
-                         '"file_name" and "id" lists')
-    return [str(n) for n in names], list(ids)
+def load_npz(path: str, cls):
+    """Read our npz of data class ``cls`` (checks ``format``/``version``).
+
+    Raises:
+        ValueError: naming ``path`` when it is missing, not an npz, corrupt
+            or truncated, of another kind, or malformed.
+    """
+    path = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ValueError(f'{path}: no such file') from None
+    except NPZ_READ_ERRORS as e:
+        raise ValueError(
+            f'{path}: cannot read as .npz, the file is corrupt or truncated '
+            f'({type(e).__name__}: {e}); recreate it with the tool that '
+            'wrote it') from None
+    got = str(data.get('format', ''))
+    if got != cls.NPZ_FORMAT:
+        raise ValueError(f'{path}: key "format" is {got!r}, expected '
+                         f'{cls.NPZ_FORMAT!r}')
+    version = int(data.get('version', -1))
+    if version > NPZ_VERSION:
+        raise ValueError(f'{path}: key "version" is {version}; this mmscrl '
+                         f'reads up to {NPZ_VERSION}')
+    try:
+        info = json.loads(str(data.get('info_json', '{}')))
+    except json.JSONDecodeError as e:
+        raise ValueError(f'{path}: key "info_json" is not JSON ({e})') \
+            from None
+    return cls.from_arrays(data, info, path)
 
 
-def _official_images_block(file_names, ids=None):
-    ids = list(range(len(file_names))) if ids is None else list(ids)
-    return dict(file_name=list(file_names), id=ids)
+def _is_json(path: str) -> bool:
+    return str(path).lower().endswith('.json')
 
 
 # --------------------------------------------------------------------------
-# proposals
+# public save/load: npz here, official JSON in mmscrl.orl.official
 # --------------------------------------------------------------------------
 def save_proposals(props: ORLProposals, path: str) -> None:
     """Write proposals as npz, or as official SS JSON for ``*.json`` (with
-    the official single-box squeeze, so the file is byte-compatible in
-    structure with the authors' release)."""
-    props.validate()
+    the official single-box squeeze)."""
     if _is_json(path):
-        out = []
-        for b in props.boxes:
-            lst = np.asarray(b).astype(np.int64).tolist() if np.all(
-                np.mod(b, 1) == 0) else np.asarray(b).tolist()
-            out.append(lst[0] if len(lst) == 1 else lst)
-        _write_json(path, dict(bbox=out))
-        return
-    flat, offsets = flatten_ragged(props.boxes, 4)
-    _write_npz(
-        path,
-        format=np.asarray('mmscrl.orl.proposals'),
-        version=np.asarray(NPZ_VERSION),
-        file_names=_str_array(props.file_names),
-        box_offsets=offsets,
-        boxes=flat)
+        from .official import write_proposals_json
+        return write_proposals_json(props, path)
+    save_npz(props, path)
 
 
 def load_proposals(path) -> ORLProposals:
@@ -394,151 +483,41 @@ def load_proposals(path) -> ORLProposals:
             names = []
         return ORLProposals(boxes=boxes, file_names=names).validate(
             ' + '.join(map(str, path)))
-    path = str(path)
     if _is_json(path):
-        data = _read_json(path)
-        bbox = _get(data, 'bbox', path)
-        if not isinstance(bbox, list):
-            raise ValueError(f'{path}: "bbox" must be a list over images')
-        return ORLProposals(boxes=bbox).validate(path)
-    data = _read_npz(path, 'mmscrl.orl.proposals')
-    boxes = unflatten_ragged(
-        _npz_key(data, 'boxes', path), _npz_key(data, 'box_offsets', path),
-        path, 'box_offsets')
-    names = [str(n) for n in _npz_key(data, 'file_names', path)]
-    return ORLProposals(boxes=boxes, file_names=names).validate(path)
+        from .official import read_proposals_json
+        return read_proposals_json(str(path))
+    return load_npz(path, ORLProposals)
 
 
-# --------------------------------------------------------------------------
-# kNN
-# --------------------------------------------------------------------------
 def save_knn(knn: ORLKnn, path: str) -> None:
     """Write the kNN result as npz, or as the official kNN JSON for
     ``*.json``."""
-    knn.validate()
     if _is_json(path):
-        n, k = knn.knn.shape
-        _write_json(
-            path,
-            dict(
-                info=dict(knn_image_num=int(k)),
-                images=_official_images_block(knn.file_names),
-                pseudo_annotations=dict(
-                    image_id=list(range(n)), knn_image_id=knn.knn.tolist())))
-        return
-    arrays = dict(
-        format=np.asarray('mmscrl.orl.knn'),
-        version=np.asarray(NPZ_VERSION),
-        file_names=_str_array(knn.file_names),
-        knn=knn.knn.astype(np.int64),
-        info_json=np.asarray(json.dumps(knn.info)))
-    if knn.scores is not None:
-        arrays['scores'] = knn.scores.astype(np.float32)
-    _write_npz(path, **arrays)
+        from .official import write_knn_json
+        return write_knn_json(knn, path)
+    save_npz(knn, path)
 
 
 def load_knn(path: str) -> ORLKnn:
     """Read the kNN result from our npz or the official kNN JSON."""
-    path = str(path)
     if _is_json(path):
-        data = _read_json(path)
-        names, _ = _official_images(data, path)
-        pa = _get(data, 'pseudo_annotations', path)
-        ids = _get(pa, 'knn_image_id', path, 'pseudo_annotations')
-        info = dict(data.get('info', {}))
-        if 'knn_image_num' in info:
-            info['k'] = info.pop('knn_image_num')
-        return ORLKnn(file_names=names, knn=ids, info=info).validate(path)
-    data = _read_npz(path, 'mmscrl.orl.knn')
-    names = [str(n) for n in _npz_key(data, 'file_names', path)]
-    return ORLKnn(
-        file_names=names,
-        knn=_npz_key(data, 'knn', path),
-        scores=data.get('scores'),
-        info=json.loads(str(data.get('info_json', '{}')))).validate(path)
+        from .official import read_knn_json
+        return read_knn_json(str(path))
+    return load_npz(path, ORLKnn)
 
 
-# --------------------------------------------------------------------------
-# correspondence
-# --------------------------------------------------------------------------
 def save_correspondence(corr: ORLCorrespondence, path: str) -> None:
     """Write the correspondence as compact npz (ragged arrays flattened with
     offsets), or as the official correspondence JSON for ``*.json``."""
-    corr.validate()
-    n, k = corr.knn.shape
     if _is_json(path):
-        info = {
-            OFFICIAL_INFO_KEYS.get(key, key): v
-            for key, v in corr.info.items()
-        }
-        _write_json(
-            path,
-            dict(
-                info=info,
-                images=_official_images_block(corr.file_names),
-                pseudo_annotations=dict(
-                    image_id=list(range(n)),
-                    bbox=[b.tolist() for b in corr.boxes],
-                    knn_image_id=corr.knn.tolist(),
-                    knn_bbox_pair=[[p.tolist() for p in row]
-                                   for row in corr.pairs])))
-        return
-    boxes, box_offsets = flatten_ragged(corr.boxes, 4)
-    pairs, pair_offsets = flatten_ragged(
-        [p for row in corr.pairs for p in row], 8)
-    _write_npz(
-        path,
-        format=np.asarray('mmscrl.orl.correspondence'),
-        version=np.asarray(NPZ_VERSION),
-        file_names=_str_array(corr.file_names),
-        box_offsets=box_offsets,
-        boxes=boxes,
-        knn=corr.knn.astype(np.int64),
-        pair_offsets=pair_offsets,
-        pairs=pairs,
-        info_json=np.asarray(json.dumps(corr.info)))
+        from .official import write_correspondence_json
+        return write_correspondence_json(corr, path)
+    save_npz(corr, path)
 
 
 def load_correspondence(path: str) -> ORLCorrespondence:
     """Read a correspondence file: our npz or the official ORL JSON."""
-    path = str(path)
     if _is_json(path):
-        data = _read_json(path)
-        names, _ = _official_images(data, path)
-        pa = _get(data, 'pseudo_annotations', path)
-        bbox = _get(pa, 'bbox', path, 'pseudo_annotations')
-        knn = _get(pa, 'knn_image_id', path, 'pseudo_annotations')
-        pairs = _get(pa, 'knn_bbox_pair', path, 'pseudo_annotations')
-        if not isinstance(pairs, list) or not all(
-                isinstance(r, list) for r in pairs):
-            raise ValueError(f'{path}: "knn_bbox_pair" must be a list '
-                             '[N][K][P][8]')
-        inv = {v: key for key, v in OFFICIAL_INFO_KEYS.items()}
-        info = {inv.get(key, key): v for key, v in
-                dict(data.get('info', {})).items()}
-        return ORLCorrespondence(
-            file_names=names, boxes=bbox, knn=knn,
-            pairs=[list(r) for r in pairs], info=info).validate(path)
-    data = _read_npz(path, 'mmscrl.orl.correspondence')
-    names = [str(n) for n in _npz_key(data, 'file_names', path)]
-    knn = _npz_key(data, 'knn', path)
-    # check the flat arrays once instead of N*K small ones
-    flat_boxes = _as_box_array(_npz_key(data, 'boxes', path), 4, path,
-                               'boxes')
-    flat_pairs = _as_box_array(_npz_key(data, 'pairs', path), 8, path,
-                               'pairs')
-    boxes = unflatten_ragged(flat_boxes, _npz_key(data, 'box_offsets', path),
-                             path, 'box_offsets')
-    flat_pairs = unflatten_ragged(flat_pairs,
-                                  _npz_key(data, 'pair_offsets', path), path,
-                                  'pair_offsets')
-    if knn.ndim != 2 or len(flat_pairs) != knn.shape[0] * knn.shape[1]:
-        raise ValueError(
-            f'{path}: "pair_offsets" describes {len(flat_pairs)} (image, '
-            f'kNN) slots but "knn" has shape {knn.shape}')
-    k = knn.shape[1]
-    pairs = [flat_pairs[i * k:(i + 1) * k] for i in range(knn.shape[0])]
-    return ORLCorrespondence(
-        file_names=names, boxes=boxes, knn=knn, pairs=pairs,
-        info=json.loads(str(data.get('info_json', '{}')))).validate(
-            path, check_arrays=False)
+        from .official import read_correspondence_json
+        return read_correspondence_json(str(path))
+    return load_npz(path, ORLCorrespondence)

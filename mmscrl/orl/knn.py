@@ -1,10 +1,9 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Blocked cosine kNN with explicit self-exclusion (ORL stage 2a).
 
-The official notebook (Jiahao000/ORL ``tools/coco_knn_image_retrieval.ipynb``,
-spec ``orl.md`` §2.3) ranks the full N x N similarity matrix, takes the top
-``k + 1`` and drops column 0 assuming it is the image itself. Two deliberate
-changes (spec §6 item 5, choice B):
+The official notebook (Jiahao000/ORL ``tools/coco_knn_image_retrieval.ipynb``)
+ranks the full N x N similarity matrix, takes the top ``k + 1`` and drops column 0 assuming it is the image itself. Two deliberate
+changes:
 
 * the query's own index is masked (``-inf``) before ranking, so a duplicate
   image (identical feature, tied similarity) can never push the query out of

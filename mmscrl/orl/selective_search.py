@@ -1,5 +1,5 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Selective-search proposals for ORL stage 2b (spec ``orl.md`` §2.4).
+"""Selective-search proposals for ORL stage 2b.
 
 As the official ``openselfsup/datasets/selective_search.py``: the image is
 read with PIL, converted to RGB and then to BGR for OpenCV-contrib's
@@ -7,7 +7,7 @@ read with PIL, converted to RGB and then to BGR for OpenCV-contrib's
 150, inc_k 150, sigma 0.8), and **all** raw ``(x, y, w, h)`` boxes are kept
 in OpenCV's output order (filtering happens in stage 2c).
 
-Determinism (deliberate, spec §6 item 1): OpenCV ranks the merged regions by
+Determinism (a deliberate difference from the official tool): OpenCV ranks the merged regions by
 ``rand() / RAND_MAX * level`` with the C library's ``rand()``, so the box
 *order* (and hence the greedy IoU filter of stage 2c) depends on the process'
 C RNG state. ``cv2.setRNGSeed`` seeds OpenCV's own ``cv::RNG`` only and does
@@ -22,20 +22,21 @@ released proposal JSON (another RNG draw) can be used instead via
 import ctypes
 import ctypes.util
 import multiprocessing as mp
-import os
 import os.path as osp
 import zlib
+from functools import partial
 from typing import List, Optional, Sequence
 
 import numpy as np
 
 from .io import ORLProposals, flatten_ragged, save_proposals, \
     unflatten_ragged
-from .utils import Progress, chunk_path, chunk_ranges, save_npz_atomic
+from .jobs import ChunkedJob, crc32_of, die_with_parent
+from .utils import load_rgb
 
 __all__ = [
     'seed_c_rng', 'image_seed', 'selective_search', 'load_rgb',
-    'run_selective_search'
+    'run_selective_search', 'ss_fingerprint'
 ]
 
 _LIBC = None
@@ -61,13 +62,6 @@ def image_seed(file_name: str, base_seed: int = 0) -> int:
     """Per-image seed: CRC32 of the relative path mixed with ``base_seed``."""
     return (zlib.crc32(file_name.encode('utf-8')) ^
             (base_seed * 0x9E3779B1)) & 0x7FFFFFFF
-
-
-def load_rgb(path: str) -> np.ndarray:
-    """Read an image as the official tool does: PIL, ``convert('RGB')``."""
-    from PIL import Image
-    with Image.open(path) as img:
-        return np.array(img.convert('RGB'))
 
 
 def selective_search(img_rgb: np.ndarray,
@@ -113,22 +107,34 @@ def _init_worker():
     cv2.setNumThreads(1)  # rand() calls from several threads are unordered
 
 
-def _names_crc(names: Sequence[str]) -> int:
-    return zlib.crc32('\n'.join(names).encode('utf-8'))
+def _pool_init():
+    die_with_parent()
+    _init_worker()
 
 
-def _process_chunk(args):
-    (data_root, names, start, end, out, mode, base_seed) = args
+def ss_fingerprint(file_names: Sequence[str], mode: str = 'fast',
+                   base_seed: Optional[int] = 0, base_k: int = 150,
+                   inc_k: int = 150, sigma: float = 0.8) -> dict:
+    """Every setting that changes the proposals of a chunk (stored in each
+    chunk and in the merged file's ``info['fingerprint']``)."""
+    import cv2
+    return dict(tool='selective_search', mode=mode, seed=base_seed,
+                base_k=base_k, inc_k=inc_k, sigma=sigma,
+                opencv=cv2.__version__, num_images=len(file_names),
+                image_list_crc=crc32_of(file_names))
+
+
+def _compute_chunk(chunk, progress, names, data_root, mode, base_seed,
+                   ss_kwargs):
     boxes = []
     for name in names:
         img = load_rgb(osp.join(data_root, name))
         seed = None if base_seed is None else image_seed(name, base_seed)
-        boxes.append(selective_search(img, mode, seed))
+        boxes.append(selective_search(img, mode, seed, **ss_kwargs))
+        if progress is not None:
+            progress.update()
     flat, offsets = flatten_ragged(boxes, 4)
-    save_npz_atomic(out, boxes=flat, box_offsets=offsets,
-                    start=np.asarray(start), end=np.asarray(end),
-                    names_crc=np.asarray(_names_crc(names)))
-    return end - start
+    return dict(boxes=flat, box_offsets=offsets)
 
 
 def run_selective_search(data_root: str,
@@ -139,13 +145,19 @@ def run_selective_search(data_root: str,
                          chunk_size: int = 64,
                          mode: str = 'fast',
                          base_seed: Optional[int] = 0,
+                         base_k: int = 150,
+                         inc_k: int = 150,
+                         sigma: float = 0.8,
+                         overwrite_stale: bool = False,
                          progress_interval: float = 10.) -> ORLProposals:
     """Selective search over a list of images, resumable and parallel.
 
-    Images are processed in contiguous chunks by ``workers`` processes; each
-    finished chunk is written atomically to ``work_dir`` and skipped on a
-    restart. At the end all chunks are merged into ``out_file`` (our npz, or
-    the official JSON for ``*.json``).
+    Images are processed in contiguous chunks (:class:`~.jobs.ChunkedJob`)
+    by ``workers`` processes that die with their parent; each finished chunk
+    is written atomically to ``work_dir`` with the fingerprint of the
+    settings (:func:`ss_fingerprint`) and skipped on a restart with the same
+    settings. At the end all chunks are merged into ``out_file`` (our npz,
+    or the official JSON for ``*.json``).
 
     Args:
         data_root (str): folder the ``file_names`` are relative to.
@@ -157,45 +169,49 @@ def run_selective_search(data_root: str,
         mode (str): ``'fast'`` or ``'quality'``. Defaults to 'fast'.
         base_seed (int, optional): see :func:`image_seed`; ``None`` leaves
             the C RNG unseeded (official, non-deterministic order).
-        progress_interval (float): seconds between progress lines.
+        base_k, inc_k, sigma: OpenCV graph-segmentation parameters.
+            Defaults to 150, 150, 0.8.
+        overwrite_stale (bool): recompute chunks made with other settings
+            instead of raising :class:`~.jobs.StaleChunkError`. Defaults to
+            False.
+        progress_interval (float): seconds between progress updates.
 
     Returns:
-        ORLProposals: the merged proposals.
+        ORLProposals: the merged proposals (``info['fingerprint']`` set).
     """
     names = list(file_names)
-    os.makedirs(work_dir, exist_ok=True)
-    ranges = chunk_ranges(len(names), chunk_size)
-    paths = [chunk_path(work_dir, 'ss', s, e) for s, e in ranges]
-    todo = [(data_root, names[s:e], s, e, p, mode, base_seed)
-            for (s, e), p in zip(ranges, paths) if not osp.exists(p)]
-    done = len(names) - sum(a[3] - a[2] for a in todo)
-    prog = Progress(len(names), 'selective search', progress_interval,
-                    done=done)
-    if todo:
-        if workers > 1:
-            # fork: no re-import of the heavy stack in each worker; the
-            # workers only run OpenCV (no CUDA) and seed rand() per image
-            ctx = mp.get_context(
-                'fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
-            with ctx.Pool(workers, initializer=_init_worker) as pool:
-                for n in pool.imap_unordered(_process_chunk, todo):
-                    prog.update(n)
-        else:
-            _init_worker()
-            for a in todo:
-                prog.update(_process_chunk(a))
+    fp = ss_fingerprint(names, mode, base_seed, base_k, inc_k, sigma)
+    job = ChunkedJob(work_dir, 'ss', len(names), chunk_size, fp,
+                     'selective search', overwrite_stale,
+                     progress_interval=progress_interval)
+    compute = partial(_compute_chunk, data_root=data_root, mode=mode, base_seed=base_seed,
+                      ss_kwargs=dict(base_k=base_k, inc_k=inc_k,
+                                     sigma=sigma))
+
+    def chunk_names(c):
+        return (names[c.start:c.end], )
+
+    if workers > 1:
+        # fork: no re-import of the heavy stack in each worker; the
+        # workers only run OpenCV (no CUDA) and seed rand() per image
+        ctx = mp.get_context(
+            'fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
+        with ctx.Pool(workers, initializer=_pool_init) as pool:
+            job.run(compute, pool, chunk_names)
+    else:
+        _init_worker()
+        job.run(compute, None, chunk_names)
     boxes: List[np.ndarray] = []
-    for (s, e), p in zip(ranges, paths):
-        with np.load(p) as z:
-            if int(z['start']) != s or int(z['end']) != e or int(
-                    z['names_crc']) != _names_crc(names[s:e]):
-                raise ValueError(
-                    f'{p}: chunk was made for other images (keys "start", '
-                    f'"end", "names_crc" differ from images {s}..{e} of '
-                    'this run); use an empty work_dir for a new image list')
-            boxes += [b.copy() for b in unflatten_ragged(
-                z['boxes'], z['box_offsets'], p, 'box_offsets')]
-    props = ORLProposals(boxes=boxes, file_names=names)
+    for c in job.chunks:
+        z = job.read(c)
+        boxes += [b.copy() for b in unflatten_ragged(
+            z['boxes'], z['box_offsets'], c.path, 'box_offsets')]
+        if len(boxes) != c.end:
+            raise ValueError(f'{c.path}: holds {len(boxes) - c.start} '
+                             f'images, expected {c.end - c.start}; delete '
+                             'it and rerun, it will be recomputed')
+    props = ORLProposals(boxes=boxes, file_names=names,
+                         info=dict(fingerprint=fp))
     save_proposals(props, out_file)
     print(f'[selective search] {len(names)} images, '
           f'{sum(len(b) for b in boxes)} boxes -> {out_file}', flush=True)

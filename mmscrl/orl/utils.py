@@ -1,24 +1,41 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Small helpers shared by the ORL stage-2 tools: canonical image lists,
-resumable chunk files and progress lines."""
+"""Inputs of the ORL stage-2 tools: the canonical image list and image
+reading with errors that name the file."""
 import json
 import os
 import os.path as osp
-import sys
-import time
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import numpy as np
 
-from .io import atomic_write
-
-__all__ = [
-    'read_image_list', 'chunk_ranges', 'chunk_path', 'save_npz_atomic',
-    'Progress', 'IMG_EXTENSIONS'
-]
+__all__ = ['read_image_list', 'open_rgb', 'load_rgb', 'IMG_EXTENSIONS']
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
+
+
+def _names_from_coco(ann_file: str) -> List[str]:
+    try:
+        with open(ann_file) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f'{ann_file}: no such file (--ann-file)') from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ValueError(f'{ann_file}: not a valid COCO JSON file '
+                         f'(--ann-file): {e}') from None
+    images = data.get('images') if isinstance(data, dict) else None
+    if not isinstance(images, list):
+        raise ValueError(f'{ann_file}: missing list "images" (--ann-file '
+                         'must be a COCO annotation file)')
+    names = []
+    for i, im in enumerate(images):
+        if not isinstance(im, dict) or 'file_name' not in im:
+            raise ValueError(f'{ann_file}: images[{i}] has no "file_name"')
+        if not isinstance(im['file_name'], str) or not im['file_name']:
+            raise ValueError(f'{ann_file}: images[{i}]["file_name"] = '
+                             f'{im["file_name"]!r} is not a file name')
+        names.append(im['file_name'])
+    return names
 
 
 def read_image_list(data_root: str,
@@ -26,30 +43,28 @@ def read_image_list(data_root: str,
                     img_list: Optional[str] = None) -> List[str]:
     """The canonical image order (paths relative to ``data_root``).
 
-    Spec ``orl.md`` §4: every stage-2 file is indexed by position, in the
-    order of ``instances_train2017.json['images']``. Exactly one source is
+    Every stage-2 file is indexed by position, in the order of
+    ``instances_train2017.json['images']`` for COCO. Exactly one source is
     used, by priority:
 
     * ``ann_file``: a COCO-style json; its ``images[*].file_name`` order;
     * ``img_list``: a text file, one relative path per line (the official
       ``train2017.txt``), blank lines ignored;
     * otherwise: all image files under ``data_root``, recursively, sorted.
+
+    Raises:
+        ValueError: naming the file when it is missing or malformed, or when
+            no image is found.
     """
     if ann_file:
-        with open(ann_file) as f:
-            data = json.load(f)
-        images = data.get('images') if isinstance(data, dict) else None
-        if not isinstance(images, list):
-            raise ValueError(f'{ann_file}: missing list "images"')
-        names = []
-        for i, im in enumerate(images):
-            if not isinstance(im, dict) or 'file_name' not in im:
-                raise ValueError(f'{ann_file}: images[{i}] has no '
-                                 '"file_name"')
-            names.append(str(im['file_name']))
+        names = _names_from_coco(ann_file)
     elif img_list:
-        with open(img_list) as f:
-            names = [ln.strip() for ln in f if ln.strip()]
+        try:
+            with open(img_list) as f:
+                names = [ln.strip() for ln in f if ln.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f'{img_list}: cannot read the image list '
+                             f'(--img-list): {e}') from None
     else:
         names = []
         for root, _, files in os.walk(data_root):
@@ -65,53 +80,28 @@ def read_image_list(data_root: str,
     return names
 
 
-def chunk_ranges(n: int, size: int) -> List[Tuple[int, int]]:
-    """Contiguous ``[start, end)`` ranges of at most ``size`` items."""
-    if size < 1:
-        raise ValueError(f'chunk size must be >= 1, got {size}')
-    return [(s, min(s + size, n)) for s in range(0, n, size)]
+def open_rgb(path: str):
+    """Open an image with PIL and convert it to RGB (fully decoded), as the
+    official ORL tools read images.
 
-
-def chunk_path(folder: str, prefix: str, start: int, end: int,
-               ext: str = '.npz') -> str:
-    return osp.join(folder, f'{prefix}_{start:09d}_{end:09d}{ext}')
-
-
-def save_npz_atomic(path: str, **arrays) -> None:
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-class Progress:
-    """Periodic progress lines (``name: done/total, rate, eta``) on stdout.
-
-    Args:
-        total (int): number of items.
-        name (str): prefix of each line.
-        interval (float): minimum seconds between lines. Defaults to 10.
-        enabled (bool): print at all (e.g. only on rank 0). Defaults to True.
-        done (int): items already done (resumed). Defaults to 0.
+    Raises:
+        ValueError: naming ``path`` when it is missing, truncated or not an
+            image (PIL's own messages do not name the file).
     """
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as img:
+            return img.convert('RGB')
+    except FileNotFoundError:
+        raise ValueError(f'{path}: image not found') from None
+    except (OSError, UnidentifiedImageError, SyntaxError,
+            ValueError) as e:
+        raise ValueError(f'{path}: cannot read the image, the file is '
+                         f'truncated or corrupt ({type(e).__name__}: {e}); '
+                         'replace it or remove it from the image '
+                         'list') from None
 
-    def __init__(self, total: int, name: str, interval: float = 10.,
-                 enabled: bool = True, done: int = 0):
-        self.total, self.name, self.interval = total, name, interval
-        self.enabled = enabled
-        self.done = self.start_done = done
-        self.t0 = self.last = time.time()
-        if enabled:
-            self._print(force=True)
 
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        if self.enabled and (time.time() - self.last >= self.interval
-                             or self.done >= self.total):
-            self._print()
-
-    def _print(self, force: bool = False) -> None:
-        self.last = time.time()
-        el = self.last - self.t0
-        rate = (self.done - self.start_done) / el if el > 0 else 0.
-        eta = (self.total - self.done) / rate if rate > 0 else float('nan')
-        print(f'[{self.name}] {self.done}/{self.total} '
-              f'({rate:.2f}/s, elapsed {el:.0f}s, eta {eta:.0f}s)',
-              file=sys.stdout, flush=True)
+def load_rgb(path: str) -> np.ndarray:
+    """:func:`open_rgb` as an (H, W, 3) uint8 array."""
+    return np.array(open_rgb(path))

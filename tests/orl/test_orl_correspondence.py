@@ -10,6 +10,7 @@ from mmscrl.orl.correspondence import (correspondence_reference, num_pairs,
                                        run_correspondence, topk_pairs)
 from mmscrl.orl.features import (crop_rois, filter_image_boxes,
                                  roi_embeddings)
+from mmscrl.orl.jobs import StaleChunkError
 from orl_stage2_helpers import make_images, write_stage1
 
 
@@ -76,7 +77,8 @@ def test_cached_equals_recompute_reference(tiny_set, tmp_path):
         model, str(root / 'images'), names, raw, knn,
         str(tmp_path / 'corr.npz'), str(tmp_path / 'work'),
         filter_cfg=FILTER, ratio=0.25, patch_size=32, num_workers=0,
-        emb_chunk=4, pair_chunk=4, progress_interval=1000)
+        emb_chunk=4, pair_chunk=4, emb_dtype='float32',
+        progress_interval=1000)
     assert corr.file_names == ref.file_names
     for a, b in zip(corr.boxes, ref.boxes):
         np.testing.assert_array_equal(a, b)
@@ -87,6 +89,7 @@ def test_cached_equals_recompute_reference(tiny_set, tmp_path):
     sizes = np.array([len(b) for b in corr.boxes])
     assert counters['roi_forwards'] == sizes.sum()
     assert ref_forwards == sizes.sum() + sizes[knn].sum()
+    assert corr.info.pop('fingerprint')['emb_dtype'] == 'float32'
     assert corr.info == dict(FILTER, k=3, pair_ratio=0.25)
     # the pairs are real boxes of the query / the kNN image
     for i in range(len(names)):
@@ -117,7 +120,7 @@ def test_resume_reuses_embeddings(tiny_set, tmp_path):
     from_json = load_correspondence(str(tmp_path / 'b.json'))
     np.testing.assert_array_equal(from_json.pairs[5][2], first.pairs[5][2])
     # a different kNN must not silently reuse the old pair chunks
-    with pytest.raises(ValueError, match='knn_crc'):
+    with pytest.raises(StaleChunkError, match=r'knn \(chunk'):
         run_correspondence(model, str(root / 'images'), names, raw,
                            knn[:, ::-1].copy(), str(tmp_path / 'c.npz'),
                            work, **kw)

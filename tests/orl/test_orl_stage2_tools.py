@@ -64,7 +64,7 @@ def test_stage2_tools_end_to_end(stage2, capsys):
     assert props.file_names == names and len(props1.boxes) == len(names)
     for a, b in zip(props.boxes, props1.boxes):
         np.testing.assert_array_equal(a, b)
-    assert '[selective search] 8/8' in capsys.readouterr().out
+    assert '[selective search] 8 images' in capsys.readouterr().out
 
     # 2a: kNN from the stage-1 checkpoint, small chunks, bank saved
     knn_tool = _tool('extract_knn')
@@ -91,7 +91,8 @@ def test_stage2_tools_end_to_end(stage2, capsys):
     # resumable: a rerun finds all chunks and recomputes nothing
     capsys.readouterr()
     knn_tool.main(args)
-    assert '[kNN features rank 0] 0/0' in capsys.readouterr().out
+    assert '[kNN features] 0 to compute, 8 done earlier' in \
+        capsys.readouterr().out
 
     # 2c: correspondence; npz, then JSON from the same work dir (resumed)
     corr_tool = _tool('generate_correspondence')
@@ -106,8 +107,10 @@ def test_stage2_tools_end_to_end(stage2, capsys):
     corr_json = load_correspondence(str(meta / 'corr.json'))
     assert corr.file_names == names
     np.testing.assert_array_equal(corr.knn, knn.knn)
+    fp = corr.info.pop('fingerprint')
     assert corr.info == dict(min_size=16, max_ratio=3, max_iou=0.5, topN=20,
                              k=3, pair_ratio=0.2)
+    assert fp['filter_topN'] == 20 and fp['patch_size'] == 32
     for i in range(8):
         b = corr.boxes[i]
         np.testing.assert_array_equal(b, corr_json.boxes[i])

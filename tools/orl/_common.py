@@ -1,8 +1,42 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Shared CLI plumbing of the ORL stage-2 tools (launcher, device)."""
+"""Shared CLI plumbing of the ORL stage-2 tools (parser, launcher, device,
+image list, stale chunks)."""
+import argparse
 import os
 
 import torch
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
+    """Defaults shown in every help line (except unset ones); the
+    description (the tool's module docstring, with its example) printed as
+    written."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def make_parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser whose description is the tool's docstring and
+    whose help shows every default."""
+    return argparse.ArgumentParser(description=doc,
+                                   formatter_class=_HelpFormatter)
+
+
+def add_job_args(parser, progress_interval: float = 30.):
+    parser.add_argument('--work-dir', default=None,
+                        help='folder of the resumable chunk files '
+                        '(default: <out>.parts)')
+    parser.add_argument('--overwrite-stale', action='store_true',
+                        help='recompute chunks in --work-dir that were made '
+                        'with other settings (default: refuse and name the '
+                        'settings that differ)')
+    parser.add_argument('--progress-interval', type=float,
+                        default=progress_interval,
+                        help='seconds between progress bar updates')
 
 
 def add_launcher_args(parser):
@@ -15,8 +49,6 @@ def add_launcher_args(parser):
                         'available, else cpu)')
     parser.add_argument('--num-workers', type=int, default=4,
                         help='DataLoader workers per process')
-    parser.add_argument('--progress-interval', type=float, default=30.,
-                        help='seconds between progress lines')
 
 
 def setup_launcher(args):

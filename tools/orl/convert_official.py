@@ -9,12 +9,17 @@ Example::
         train2017_selective_search_proposal.npz \\
         --ann-file data/coco/annotations/instances_train2017.json
 """
-import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _common import make_parser  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('kind', choices=['proposals', 'knn', 'correspondence'])
+    p = make_parser(__doc__)
+    p.add_argument('kind', choices=['proposals', 'knn', 'correspondence'],
+                   help='which stage-2 file src is')
     p.add_argument('src', help='input (.json official or .npz ours)')
     p.add_argument('dst', help='output (.json official or .npz ours)')
     p.add_argument('--ann-file', default=None,

@@ -13,34 +13,35 @@ Features: eval-mode online projector output of Resize(256)/CenterCrop(224),
 L2-normalised; k = 10 neighbours, self excluded by index. Resumable: rerun
 the same command (finished chunks in --work-dir are kept).
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _common import (add_image_list_args, add_launcher_args,  # noqa: E402
-                     setup_launcher)
+from _common import (add_image_list_args, add_job_args,  # noqa: E402
+                     add_launcher_args, make_parser, setup_launcher)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    p = make_parser(__doc__)
     p.add_argument('config', help='stage-1 config (BYOL-like model)')
     p.add_argument('checkpoint', help='stage-1 checkpoint')
     add_image_list_args(p)
     p.add_argument('--out', required=True,
                    help='kNN file: .npz (ours) or .json (official format)')
-    p.add_argument('--work-dir', default=None,
-                   help='chunk files (default: <out>.parts)')
     p.add_argument('--bank-out', default=None,
                    help='also save the N x D feature bank (.npy)')
-    p.add_argument('--k', type=int, default=10)
-    p.add_argument('--resize', type=int, default=256)
-    p.add_argument('--crop', type=int, default=224)
-    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--k', type=int, default=10,
+                   help='neighbours per image (self excluded)')
+    p.add_argument('--resize', type=int, default=256,
+                   help='shorter image side before the centre crop')
+    p.add_argument('--crop', type=int, default=224, help='centre-crop size')
+    p.add_argument('--batch-size', type=int, default=64,
+                   help='images per forward')
     p.add_argument('--feat-chunk', type=int, default=4096,
                    help='images per feature chunk file')
     p.add_argument('--knn-chunk', type=int, default=8192,
                    help='queries per kNN chunk file')
+    add_job_args(p)
     add_launcher_args(p)
     return p.parse_args(argv)
 
@@ -59,7 +60,8 @@ def main(argv=None):
         crop=args.crop, batch_size=args.batch_size,
         num_workers=args.num_workers, device=device,
         feat_chunk=args.feat_chunk, knn_chunk=args.knn_chunk,
-        bank_file=args.bank_out, progress_interval=args.progress_interval)
+        bank_file=args.bank_out, overwrite_stale=args.overwrite_stale,
+        progress_interval=args.progress_interval)
 
 
 if __name__ == '__main__':

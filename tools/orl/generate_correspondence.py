@@ -14,18 +14,21 @@ The image order comes from --knn (our npz or the official kNN JSON);
 --proposals accepts our npz or the official JSON (several files are
 concatenated in order, e.g. COCO+). Boxes are filtered as the official code
 (min side 96, aspect <= 3, greedy IoU 0.5, first 100); each image's RoI
-embeddings are computed once and reused. Resumable (chunks in --work-dir).
+embeddings are computed once, cached (float16 by default) and reused.
+Resumable: rerun the same command (chunks in --work-dir; chunks made with
+other settings, proposals, kNN or checkpoint are refused, or recomputed
+with --overwrite-stale).
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _common import add_launcher_args, setup_launcher  # noqa: E402
+from _common import (add_job_args, add_launcher_args,  # noqa: E402
+                     make_parser, setup_launcher)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    p = make_parser(__doc__)
     p.add_argument('config', help='stage-1 config (BYOL-like model)')
     p.add_argument('checkpoint', help='stage-1 checkpoint')
     p.add_argument('--data-root', required=True,
@@ -36,16 +39,25 @@ def parse_args(argv=None):
     p.add_argument('--out', required=True,
                    help='correspondence file: .npz (ours) or .json '
                    '(official format)')
-    p.add_argument('--work-dir', default=None,
-                   help='chunk files (default: <out>.parts)')
     p.add_argument('--k', type=int, default=None,
                    help='use the first k neighbours (default: all in --knn)')
-    p.add_argument('--min-size', type=float, default=96)
-    p.add_argument('--max-ratio', type=float, default=3)
-    p.add_argument('--max-iou', type=float, default=0.5)
-    p.add_argument('--topn', type=int, default=100)
-    p.add_argument('--pair-ratio', type=float, default=0.1)
-    p.add_argument('--patch-size', type=int, default=224)
+    p.add_argument('--min-size', type=float, default=96,
+                   help='box filter: minimum box side (pixels)')
+    p.add_argument('--max-ratio', type=float, default=3,
+                   help='box filter: maximum aspect ratio')
+    p.add_argument('--max-iou', type=float, default=0.5,
+                   help='box filter: greedy IoU suppression threshold')
+    p.add_argument('--topn', type=int, default=100,
+                   help='box filter: keep the first N surviving boxes')
+    p.add_argument('--pair-ratio', type=float, default=0.1,
+                   help='pairs per (query image, neighbour): max(1, '
+                   'int(ratio * boxes of the query))')
+    p.add_argument('--patch-size', type=int, default=224,
+                   help='RoI crop size fed to the backbone')
+    p.add_argument('--emb-dtype', choices=['float16', 'float32'],
+                   default='float16',
+                   help='storage dtype of the RoI embedding cache (float32: '
+                   'bit-identical to the official recomputation)')
     p.add_argument('--emb-chunk', type=int, default=256,
                    help='images per embedding chunk file')
     p.add_argument('--pair-chunk', type=int, default=4096,
@@ -53,6 +65,7 @@ def parse_args(argv=None):
     p.add_argument('--roi-batch-size', type=int, default=None,
                    help='split an image\'s crops into batches of this size '
                    '(default: one batch per image, as the official code)')
+    add_job_args(p)
     add_launcher_args(p)
     return p.parse_args(argv)
 
@@ -90,6 +103,7 @@ def main(argv=None):
         ratio=args.pair_ratio, patch_size=args.patch_size, device=device,
         num_workers=args.num_workers, emb_chunk=args.emb_chunk,
         pair_chunk=args.pair_chunk, roi_batch_size=args.roi_batch_size,
+        emb_dtype=args.emb_dtype, overwrite_stale=args.overwrite_stale,
         progress_interval=args.progress_interval)
 
 

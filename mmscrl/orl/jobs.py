@@ -1,0 +1,410 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""The chunked, resumable job loop shared by the three ORL stage-2 passes.
+
+Selective search, image kNN and RoI-pair mining all split N images into
+contiguous chunks, compute each chunk once, write it atomically into a work
+folder, skip finished chunks on a restart and finally merge the chunks.
+:class:`ChunkedJob` is that loop, written once:
+
+* **Fingerprint.** Every setting that changes a chunk's content (mode, seed,
+  filter settings, patch size, k, the image list, the model's content hash,
+  ...) is a key of the job's ``fingerprint`` dict. It is stored in every
+  chunk; an existing chunk whose fingerprint differs is *stale*: the job
+  refuses with :class:`StaleChunkError` naming the setting(s) that differ,
+  or deletes and recomputes it with ``overwrite_stale=True``.
+* **Corrupt chunks.** A chunk that cannot be read when the job scans the
+  work folder (truncated or damaged by something else; our own writes are
+  atomic) is reported by name and recomputed. One that fails when merging
+  raises :class:`ValueError` naming the file to delete.
+* **Ranks and processes.** Chunks are dealt round-robin over the
+  ``torchrun`` ranks (each rank scans only its own chunks, so no two
+  processes touch one file), or computed by a :class:`multiprocessing.Pool`
+  whose workers die with their parent (:func:`die_with_parent`).
+* **Progress.** mmengine's :class:`~mmengine.utils.ProgressBar` on rank 0,
+  updated at most every ``progress_interval`` seconds so that log files of
+  long runs stay small.
+"""
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import os.path as osp
+import signal
+import sys
+import tempfile
+import time
+import zipfile
+import zlib
+from typing import (Callable, Dict, Iterable, List, NamedTuple, Optional,
+                    Sequence)
+
+import numpy as np
+
+__all__ = [
+    'atomic_write', 'save_npz_atomic', 'crc32_of', 'array_digest',
+    'model_digest', 'StaleChunkError', 'Chunk', 'ChunkedJob', 'side_path',
+    'ThrottledProgress', 'die_with_parent', 'NPZ_READ_ERRORS'
+]
+
+#: what numpy raises on a damaged ``.npz``/``.npy`` (zip directory, member
+#: CRC, truncated member, header, mmap of a short file)
+NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zlib.error,
+                   zipfile.BadZipFile)
+
+
+def atomic_write(path: str, write_fn: Callable, mode: str = 'wb') -> None:
+    """Call ``write_fn(fileobj)`` on a temporary file in the folder of
+    ``path``, fsync it, then move it to ``path`` with :func:`os.replace`.
+
+    A reader never sees a partial ``path``; on any exception (including
+    ``KeyboardInterrupt``/``SystemExit``) the temporary file is removed.
+    """
+    path = osp.abspath(path)
+    folder = osp.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, mode) as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_npz_atomic(path: str, **arrays) -> None:
+    """:func:`numpy.savez` through :func:`atomic_write`."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def crc32_of(items: Iterable) -> int:
+    """CRC32 of the newline-joined ``str`` of ``items`` (an image list, a
+    row of kNN indices): a cheap identity of a list."""
+    return zlib.crc32('\n'.join(map(str, items)).encode('utf-8'))
+
+
+def array_digest(arrays: Iterable[np.ndarray]) -> str:
+    """SHA-256 (hex, first 16 digits) of the shapes and bytes of arrays."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f'{a.dtype.str}{a.shape}'.encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def model_digest(model) -> str:
+    """Content hash of a model: SHA-256 over its ``state_dict`` names,
+    dtypes, shapes and values (first 16 hex digits).
+
+    Two checkpoints with equal weights give one digest whatever their file
+    layout; any changed weight or buffer gives another.
+    """
+    import torch
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f'{name}|{t.dtype}|{tuple(t.shape)}|'.encode())
+        if t.dtype == torch.bfloat16:  # no numpy dtype; same bytes
+            t = t.view(torch.int16)
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def side_path(chunk: 'Chunk', suffix: str) -> str:
+    """Path of a side file of ``chunk`` (``suffix`` like ``'.npy'``)."""
+    return chunk.path[:-len('.npz')] + suffix
+
+
+class StaleChunkError(ValueError):
+    """A chunk file was computed with other settings than this run."""
+
+
+class Chunk(NamedTuple):
+    """One unit of work: items ``[start, end)``, written to ``path``."""
+    index: int
+    start: int
+    end: int
+    path: str
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Make this (worker) process receive ``sig`` when its parent dies.
+
+    Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op. ``SIGTERM`` is
+    turned into :class:`SystemExit`, so an atomic write in progress removes
+    its temporary file. Call it first thing in a worker (a
+    :class:`multiprocessing.Pool` initializer or a DataLoader
+    ``worker_init_fn``).
+    """
+    parent = os.getppid()
+    if not sys.platform.startswith('linux'):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or None,
+                           use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        return
+    if sig == signal.SIGTERM:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), sig)
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+class ThrottledProgress:
+    """mmengine :class:`~mmengine.utils.ProgressBar` updated at most every
+    ``interval`` seconds (and at the end).
+
+    ``ProgressBar`` rewrites its line with ``\\r`` at every ``update``;
+    in a log file that is one segment per call, so per-image updates of a
+    COCO-sized job would write megabytes. This wrapper batches the updates.
+
+    Args:
+        total (int): items this process will compute.
+        name (str): printed before the bar with the resumed count.
+        interval (float): minimum seconds between bar updates.
+        enabled (bool): show anything (rank 0 only). Defaults to True.
+        resumed (int): items already done by an earlier run (printed).
+            Defaults to 0.
+    """
+
+    def __init__(self, total: int, name: str, interval: float = 10.,
+                 enabled: bool = True, resumed: int = 0):
+        self.enabled = enabled and total > 0
+        self.name, self.interval = name, interval
+        self.pending, self.last = 0, time.time()
+        self.bar = None
+        if enabled:
+            print(f'[{name}] {total} to compute, {resumed} done earlier',
+                  flush=True)
+        if self.enabled:
+            from mmengine.utils import ProgressBar
+            self.bar = ProgressBar(total)
+
+    def update(self, n: int = 1) -> None:
+        if not self.enabled:
+            return
+        self.pending += n
+        now = time.time()
+        done = self.bar.completed + self.pending >= self.bar.task_num
+        if done or now - self.last >= self.interval:
+            self.bar.update(self.pending)
+            self.pending, self.last = 0, now
+            if done:
+                self.bar.file.write('\n')
+                self.bar.file.flush()
+
+
+def _fingerprint_json(fp: dict) -> str:
+    return json.dumps(fp, sort_keys=True, default=str)
+
+
+class ChunkedJob:
+    """Resumable chunked computation over ``num_items`` items.
+
+    Args:
+        work_dir (str): folder of the chunk files.
+        prefix (str): chunk file name prefix (``<prefix>_<start>_<end>``).
+        num_items (int): N.
+        chunk_size (int): items per chunk (the last one may be shorter).
+        fingerprint (dict): JSON-serialisable settings that determine the
+            content of every chunk (see the module docstring).
+        name (str): shown in progress lines and messages. Defaults to
+            ``prefix``.
+        overwrite_stale (bool): recompute stale chunks instead of raising
+            :class:`StaleChunkError`. Defaults to False.
+        rank (int), world_size (int): this process' share of the chunks
+            (round-robin). Defaults to 0 and 1.
+        side_suffixes (Sequence[str]): extra files per chunk written by the
+            compute function before the chunk itself (e.g. ``'.npy'`` for a
+            memory-mappable array); deleted with a stale/corrupt chunk.
+        progress_interval (float): seconds between progress updates.
+
+    A chunk file is an ``.npz`` with the computed arrays plus
+    ``chunk_fingerprint`` (JSON), ``start`` and ``end``.
+    """
+
+    def __init__(self, work_dir: str, prefix: str, num_items: int,
+                 chunk_size: int, fingerprint: Dict, name: str = None,
+                 overwrite_stale: bool = False, rank: int = 0,
+                 world_size: int = 1, side_suffixes: Sequence[str] = (),
+                 progress_interval: float = 10.):
+        if chunk_size < 1:
+            raise ValueError(f'chunk size must be >= 1, got {chunk_size}')
+        self.work_dir, self.prefix = work_dir, prefix
+        self.name = name or prefix
+        self.fingerprint = json.loads(_fingerprint_json(fingerprint))
+        self.fp_json = _fingerprint_json(self.fingerprint)
+        self.overwrite_stale = overwrite_stale
+        self.rank, self.world_size = rank, world_size
+        self.side_suffixes = tuple(side_suffixes)
+        self.progress_interval = progress_interval
+        self.chunks = [
+            Chunk(c, s, min(s + chunk_size, num_items),
+                  osp.join(work_dir, f'{prefix}_{s:09d}_'
+                           f'{min(s + chunk_size, num_items):09d}.npz'))
+            for c, s in enumerate(range(0, num_items, chunk_size))
+        ]
+        os.makedirs(work_dir, exist_ok=True)
+
+    # ------------------------------------------------------------------
+    def mine(self) -> List[Chunk]:
+        """This rank's chunks."""
+        return [c for c in self.chunks
+                if c.index % self.world_size == self.rank]
+
+    def _remove(self, chunk: Chunk) -> None:
+        for p in [chunk.path] + [side_path(chunk, s)
+                                 for s in self.side_suffixes]:
+            if osp.exists(p):
+                os.remove(p)
+
+    def _diff(self, stored: dict) -> List[str]:
+        keys = sorted(set(stored) | set(self.fingerprint))
+        return [
+            f'{k} (chunk: {stored.get(k, "<unset>")!r}, this run: '
+            f'{self.fingerprint.get(k, "<unset>")!r})' for k in keys
+            if stored.get(k) != self.fingerprint.get(k)
+        ]
+
+    def _stale_message(self, chunk: Chunk, diff: List[str]) -> str:
+        return (f'{chunk.path}: chunk of the {self.name} pass was computed '
+                f'with other settings: {"; ".join(diff)}. Rerun with '
+                f'--overwrite-stale (overwrite_stale=True) to recompute the '
+                f'stale chunks, or delete {self.work_dir} or use another '
+                '--work-dir.')
+
+    def _check_existing(self, chunk: Chunk) -> bool:
+        """True if ``chunk`` exists, is readable and up to date; removes a
+        corrupt one (and a stale one with ``overwrite_stale``)."""
+        if not osp.exists(chunk.path):
+            return False
+        try:
+            with np.load(chunk.path, allow_pickle=False) as z:
+                stored = json.loads(str(z['chunk_fingerprint']))
+                span = (int(z['start']), int(z['end']))
+            for s in self.side_suffixes:
+                side = side_path(chunk, s)
+                if side.endswith('.npy'):
+                    np.load(side, mmap_mode='r')
+                elif not osp.exists(side):
+                    raise OSError(f'{side} is missing')
+        except NPZ_READ_ERRORS + (json.JSONDecodeError, ) as e:
+            print(f'[{self.name}] {chunk.path}: corrupt or truncated chunk '
+                  f'({type(e).__name__}: {e}); it will be recomputed',
+                  flush=True)
+            self._remove(chunk)
+            return False
+        diff = self._diff(stored)
+        if span != (chunk.start, chunk.end):
+            diff.insert(0, f'item range (chunk: {span}, this run: '
+                        f'{(chunk.start, chunk.end)})')
+        if not diff:
+            return True
+        if not self.overwrite_stale:
+            raise StaleChunkError(self._stale_message(chunk, diff))
+        print(f'[{self.name}] {chunk.path}: stale ({"; ".join(diff)}); '
+              'recomputing', flush=True)
+        self._remove(chunk)
+        return False
+
+    def pending(self) -> List[Chunk]:
+        """This rank's chunks that still have to be computed (checks every
+        existing one, see :meth:`_check_existing`)."""
+        return [c for c in self.mine() if not self._check_existing(c)]
+
+    def write(self, chunk: Chunk, arrays: Dict[str, np.ndarray]) -> None:
+        """Write ``chunk`` atomically with its fingerprint."""
+        _write_chunk(self.fp_json, chunk, arrays)
+
+    def read(self, chunk: Chunk) -> Dict[str, np.ndarray]:
+        """All arrays of a finished chunk, after checking its fingerprint.
+
+        Raises:
+            ValueError: the file is missing, corrupt or truncated (the
+                message names it and says to delete it), or
+                :class:`StaleChunkError` if its settings differ.
+        """
+        try:
+            with np.load(chunk.path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+            stored = json.loads(str(data.pop('chunk_fingerprint')))
+        except FileNotFoundError:
+            raise ValueError(
+                f'{chunk.path}: chunk of the {self.name} pass is missing '
+                '(another process still running, or deleted); rerun the '
+                'same command to compute it') from None
+        except NPZ_READ_ERRORS + (json.JSONDecodeError, ) as e:
+            raise ValueError(
+                f'{chunk.path}: corrupt or truncated chunk of the '
+                f'{self.name} pass ({type(e).__name__}: {e}); delete this '
+                'file and rerun the same command, it will be recomputed'
+            ) from None
+        diff = self._diff(stored)
+        if (int(data['start']), int(data['end'])) != (chunk.start,
+                                                      chunk.end):
+            diff.insert(0, 'item range')
+        if diff:
+            raise StaleChunkError(self._stale_message(chunk, diff))
+        return data
+
+    def run(self, compute: Callable, pool=None,
+            chunk_args: Optional[Callable] = None, unit: int = 1) -> int:
+        """Compute and write this rank's pending chunks.
+
+        Args:
+            compute (Callable): ``compute(chunk, progress, *args) -> dict``
+                of arrays to store (it may write side files first, see
+                :func:`side_path`, and may call ``progress.update(n)`` per
+                item). With ``pool`` it must be picklable and gets
+                ``progress=None``.
+            pool (multiprocessing.pool.Pool, optional): compute the chunks
+                in these worker processes.
+            chunk_args (Callable, optional): ``chunk -> tuple`` of extra
+                arguments of ``compute`` (e.g. the chunk's image names, so
+                that a pool task does not carry the whole list).
+            unit (int): progress units per item. Defaults to 1.
+
+        Returns:
+            int: the number of items computed by this call.
+        """
+        todo = self.pending()
+        n_todo = sum(c.end - c.start for c in todo)
+        n_mine = sum(c.end - c.start for c in self.mine())
+        prog = ThrottledProgress(n_todo * unit, self.name,
+                                 self.progress_interval, self.rank == 0,
+                                 (n_mine - n_todo) * unit)
+        args = chunk_args or (lambda c: ())
+        if pool is None:
+            for c in todo:
+                self.write(c, compute(c, prog, *args(c)))
+        else:
+            tasks = [(self.fp_json, compute, c, args(c)) for c in todo]
+            for n in pool.imap_unordered(_pool_task, tasks):
+                prog.update(n * unit)
+        return n_todo
+
+
+def _write_chunk(fp_json: str, chunk: Chunk, arrays: dict) -> None:
+    save_npz_atomic(chunk.path, chunk_fingerprint=np.asarray(fp_json),
+                    start=np.asarray(chunk.start), end=np.asarray(chunk.end),
+                    **arrays)
+
+
+def _pool_task(task) -> int:
+    fp_json, compute, chunk, args = task
+    _write_chunk(fp_json, chunk, compute(chunk, None, *args))
+    return chunk.end - chunk.start
