@@ -28,6 +28,7 @@ Detectron2 files are an export format only (``to_detectron2``).
 """
 import os.path as osp
 import re
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -145,16 +146,29 @@ def load_checkpoint_file(path: str, weights_only: bool = True) -> dict:
         raise CheckpointLayoutError(
             f'{path}: .pkl files (Detectron2 / Caffe2 pickles) are an export '
             'format only; pass the original PyTorch checkpoint')
+    size = osp.getsize(path)
+    if size == 0:
+        raise CheckpointLayoutError(
+            f'{path}: the file is empty (0 bytes), e.g. left by an '
+            'interrupted save or copy; use another checkpoint')
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=weights_only)
     except Exception as e:  # noqa: BLE001  (unpickling errors vary)
-        hint = ('; if the file is trusted, retry without weights_only '
-                '(--unsafe-load in tools/model_converters/extract_backbone.py)'
-                if weights_only else '')
+        with open(path, 'rb') as f:
+            is_zip_start = f.read(4) == b'PK\x03\x04'
+        if is_zip_start and not zipfile.is_zipfile(path):
+            hint = (f'; the file ({size} bytes) is a truncated zip archive, '
+                    'e.g. left by an interrupted save or copy')
+        elif weights_only:
+            hint = ('; if the file is trusted, retry without weights_only '
+                    '(--unsafe-load in '
+                    'tools/model_converters/extract_backbone.py)')
+        else:
+            hint = ''
+        first = (str(e).strip().splitlines() or ['no message'])[0][:300]
         raise CheckpointLayoutError(
             f'{path}: cannot be read as a PyTorch checkpoint '
-            f'({type(e).__name__}: {str(e).splitlines()[0][:300]}){hint}'
-        ) from e
+            f'({type(e).__name__}: {first}){hint}') from e
     if not isinstance(ckpt, dict):
         raise CheckpointLayoutError(
             f'{path}: expected a dict checkpoint, got {type(ckpt).__name__}')

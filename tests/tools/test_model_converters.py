@@ -331,3 +331,31 @@ def test_cli_report_for_training_checkpoint(tmp_path, capsys):
             in report)
     assert 'target_net.module.* (' in report and 'missing: 0 keys' in report
     assert sorted(p.name for p in dst.parent.iterdir()) == ['r18.pth']
+
+
+def test_non_finite_weights_are_refused(tmp_path, capsys):
+    sd = torchvision_r18().state_dict()
+    sd['layer2.0.bn1.running_var'][3] = float('inf')
+    sd['layer4.1.conv1.weight'][0, 0, 0, 0] = float('nan')
+    src = tmp_path / 'diverged.pth'
+    torch.save(sd, src)
+    dst = tmp_path / 'o.pth'
+    with pytest.raises(CheckpointLayoutError,
+                       match=r'2 backbone tensor\(s\) hold NaN/Inf '
+                       r'\(layer2.0.bn1.running_var, layer4.1.conv1.weight'):
+        converter.convert(str(src), str(dst))
+    assert not dst.exists()
+    assert converter.main([str(src), str(dst)]) == 1
+    assert '--allow-non-finite' in capsys.readouterr().err
+    assert converter.main([str(src), str(dst), '--allow-non-finite']) == 0
+    out = torch.load(dst)['state_dict']
+    assert torch.isinf(out['layer2.0.bn1.running_var'][3])
+
+
+@pytest.mark.parametrize('content', [b'', b'PK\x03\x04' + b'\0' * 40])
+def test_empty_or_truncated_checkpoint_is_named(content, tmp_path):
+    src = tmp_path / 'iter_7.pth'
+    src.write_bytes(content)
+    match = 'empty \\(0 bytes\\)' if not content else 'truncated zip'
+    with pytest.raises(CheckpointLayoutError, match=f'iter_7.pth: .*{match}'):
+        converter.convert(str(src), str(tmp_path / 'o.pth'))

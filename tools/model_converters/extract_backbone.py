@@ -28,9 +28,11 @@ Usage::
 
     python tools/model_converters/extract_backbone.py IN.pth OUT.pth \
         [--format mmdet|torchvision|detectron2] [--unsafe-load]
+        [--allow-missing] [--allow-non-finite]
 
-Prints a report of converted, skipped and missing keys. The output is written
-atomically (temporary file + rename).
+Prints a report of converted, skipped and missing keys. A backbone holding
+NaN/Inf values (a diverged run) is refused unless ``--allow-non-finite``.
+The output is written atomically (temporary file + rename).
 """
 import argparse
 import os
@@ -41,6 +43,7 @@ import tempfile
 
 import torch
 
+from mmscrl.engine.hooks.non_finite_check_hook import non_finite_entries
 from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
                                             extract_backbone,
                                             load_checkpoint_file,
@@ -53,12 +56,24 @@ def convert(src: str,
             dst: str,
             fmt: str = 'mmdet',
             weights_only: bool = True,
-            allow_missing: bool = False):
+            allow_missing: bool = False,
+            allow_non_finite: bool = False):
     """Convert ``src`` to ``dst``; returns the ``BackboneExtraction``.
 
+    Args:
+        src (str): Input checkpoint.
+        dst (str): Output file.
+        fmt (str): One of :data:`FORMATS`. Defaults to 'mmdet'.
+        weights_only (bool): Load ``src`` with torch's safe unpickler.
+            Defaults to True.
+        allow_missing (bool): Write an incomplete ResNet. Defaults to False.
+        allow_non_finite (bool): Write a backbone holding NaN/Inf values.
+            Defaults to False.
+
     Raises:
-        CheckpointLayoutError: unknown layout, or a non-standard ResNet (or
-            missing keys, unless ``allow_missing``) for torchvision/detectron2.
+        CheckpointLayoutError: unknown layout, a non-standard ResNet (or
+            missing keys, unless ``allow_missing``) for torchvision/
+            detectron2, or NaN/Inf values (unless ``allow_non_finite``).
     """
     if fmt not in FORMATS:
         raise ValueError(f'unknown --format {fmt!r}; choose from {FORMATS}')
@@ -75,6 +90,13 @@ def convert(src: str,
             f'{ext.missing[:10]} ({len(ext.missing)}), unexpected '
             f'{ext.unexpected[:10]} ({len(ext.unexpected)}); pass '
             '--allow-missing to write it anyway')
+    bad = non_finite_entries(ext.state_dict)
+    if bad and not allow_non_finite:
+        raise CheckpointLayoutError(
+            f'{src}: {len(bad)} backbone tensor(s) hold NaN/Inf ('
+            f'{", ".join(bad[:8])}{" ..." if len(bad) > 8 else ""}): the '
+            'run diverged. Use an earlier checkpoint, or pass '
+            '--allow-non-finite to write it anyway')
     meta = dict(
         source=osp.basename(src),
         source_layout=ext.layout,
@@ -128,6 +150,10 @@ def parse_args(argv=None):
         '--allow-missing',
         action='store_true',
         help='write the output even if ResNet keys are missing')
+    parser.add_argument(
+        '--allow-non-finite',
+        action='store_true',
+        help='write the output even if weights hold NaN/Inf')
     return parser.parse_args(argv)
 
 
@@ -136,7 +162,7 @@ def main(argv=None):
     import mmscrl  # noqa: F401  (allow-lists mmengine checkpoint globals)
     try:
         ext = convert(args.src, args.dst, args.format, not args.unsafe_load,
-                      args.allow_missing)
+                      args.allow_missing, args.allow_non_finite)
     except (CheckpointLayoutError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

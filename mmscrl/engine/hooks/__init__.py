@@ -1,3 +1,4 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 from .queue_check_hook import QueueLenCheckHook  # noqa: F401
 from .ema_momentum_hook import EMAMomentumLoggerHook  # noqa: F401
+from .non_finite_check_hook import NonFiniteCheckHook  # noqa: F401

@@ -136,6 +136,12 @@ class SCRL(BaseSelfSupervisor):
         assert isinstance(inputs, list) and len(inputs) >= 2
         imgs = torch.cat(inputs[:2])  # [view1; view2], (2B, 3, H, W)
         device = imgs.device
+        if not all('scrl_boxes' in s for s in data_samples):
+            raise AttributeError(
+                'SCRL: data samples carry no "scrl_boxes"; the train '
+                'pipeline must run SCRLBoxPairSampler after the two views '
+                "and pack its keys: PackInputs(algorithm_keys=['scrl_boxes',"
+                " 'scrl_box_valid'])")
         boxes = torch.stack([
             torch.as_tensor(s.scrl_boxes, dtype=torch.float32, device=device)
             for s in data_samples

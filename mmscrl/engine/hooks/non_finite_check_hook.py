@@ -1,0 +1,139 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Stop a diverging run before it writes a non-finite checkpoint."""
+import math
+from collections import OrderedDict
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.hooks import Hook
+from mmpretrain.utils import get_ori_model
+
+from mmscrl.registry import HOOKS
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a NaN/Inf loss, parameter or buffer."""
+
+
+def non_finite_entries(tensors: Dict[str, torch.Tensor]) -> List[str]:
+    """Names of the floating-point tensors holding a NaN or an Inf.
+
+    All flags are reduced on their device first, so a clean state costs one
+    host synchronisation per device.
+
+    Args:
+        tensors (dict[str, Tensor]): E.g. a ``state_dict``.
+
+    Returns:
+        list[str]: Offending names, in the order of ``tensors``.
+    """
+    by_device: Dict[torch.device, list] = OrderedDict()
+    for name, t in tensors.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() \
+                and t.numel() > 0:
+            by_device.setdefault(t.device, []).append((name, t))
+    bad = []
+    for items in by_device.values():
+        flags = torch.stack([torch.isfinite(t).all() for _, t in items])
+        if bool(flags.all()):
+            continue
+        bad += [name for (name, _), ok in zip(items, flags.tolist()) if not ok]
+    order = {name: i for i, name in enumerate(tensors)}
+    return sorted(bad, key=order.__getitem__)
+
+
+def _fmt(value) -> str:
+    value = float(value.detach() if torch.is_tensor(value) else value)
+    return repr(value) if not math.isfinite(value) else f'{value:.4g}'
+
+
+@HOOKS.register_module()
+class NonFiniteCheckHook(Hook):
+    """Stop training on a NaN/Inf loss term, parameter or buffer.
+
+    Every iteration, each loss term returned by ``model.train_step`` (the
+    ``log_vars``: ``loss`` and its parts) is checked; a non-finite one
+    raises :class:`NonFiniteError` naming the iteration and every term.
+    Before each checkpoint is written (``before_save_checkpoint``), every
+    floating-point tensor of the checkpoint's ``state_dict`` -- parameters
+    *and* buffers such as BatchNorm running statistics and EMA targets --
+    is checked, so a run whose loss stays finite while a buffer diverges
+    (SCRL/BYOL with LARS at a too high learning rate: ``running_var``
+    becomes Inf first) is stopped too, and no checkpoint of a diverged
+    model is ever written. The hook runs before ``CheckpointHook`` (higher
+    priority), so the iteration whose loss is non-finite saves nothing.
+
+    mmengine's ``CheckInvalidLossHook`` is not used because it checks only
+    every ``interval`` iterations (a checkpoint can be saved in between),
+    only the total ``loss``, never parameters or buffers, and reports by
+    ``assert`` (gone under ``python -O``).
+
+    In distributed training each rank checks its own loss; the rank that
+    raises ends the job (``torchrun`` stops the others).
+
+    Args:
+        param_interval (int): Also check the model's parameters and buffers
+            every ``param_interval`` iterations (one host sync per device);
+            0 checks them only before each checkpoint save. Defaults to 0.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, param_interval: int = 0) -> None:
+        if int(param_interval) < 0:
+            raise ValueError('NonFiniteCheckHook: param_interval must be '
+                             f'>= 0, got {param_interval}')
+        self.param_interval = int(param_interval)
+
+    @staticmethod
+    def _last_ckpt(runner) -> str:
+        last = runner.message_hub.get_info('last_ckpt', None)
+        return (f'the last checkpoint written is {last}' if last else
+                'no checkpoint was written')
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        it = runner.iter + 1
+        if outputs:
+            terms = {
+                k: v
+                for k, v in outputs.items()
+                if isinstance(v, torch.Tensor) and v.is_floating_point()
+            }
+            bad = non_finite_entries(terms)
+            if bad:
+                values = ', '.join(f'{k}={_fmt(v.float().mean())}'
+                                   for k, v in terms.items())
+                raise NonFiniteError(
+                    f'training diverged at iteration {it} (epoch '
+                    f'{runner.epoch + 1}): non-finite loss term(s) '
+                    f'{", ".join(bad)} ({values}). Stopped before saving '
+                    f'this state; {self._last_ckpt(runner)}. Lower the '
+                    'learning rate or add gradient clipping.')
+        if self.param_interval and self.every_n_train_iters(
+                runner, self.param_interval):
+            self._check_state(
+                get_ori_model(runner.model).state_dict(), runner,
+                f'at iteration {it}')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get('state_dict', None)
+        if state is not None:
+            meta = checkpoint.get('meta', {})
+            where = (f'before saving the checkpoint of iteration '
+                     f'{meta.get("iter", runner.iter)}')
+            self._check_state(state, runner, where)
+
+    def _check_state(self, state: dict, runner, where: str) -> None:
+        bad = non_finite_entries(state)
+        if not bad:
+            return
+        shown = ', '.join(bad[:8]) + (' ...' if len(bad) > 8 else '')
+        raise NonFiniteError(
+            f'training diverged: {len(bad)} parameter/buffer tensor(s) hold '
+            f'NaN/Inf {where} ({shown}). Nothing was saved; '
+            f'{self._last_ckpt(runner)}. Lower the learning rate or add '
+            'gradient clipping.')
