@@ -20,8 +20,8 @@ import sys
 import numpy as np
 import torch
 
-STAGE1 = 'configs/orl/stage1_byol_resnet50_8xb64-coslr-800e_coco.py'
-STAGE3 = 'configs/orl/stage3_orl_resnet50_8xb64-coslr-800e_coco.py'
+STAGE1 = 'configs/orl/orl_resnet50_8xb64-stage1-coslr-800e_coco.py'
+STAGE3 = 'configs/orl/orl_resnet50_8xb64-stage3-coslr-800e_coco.py'
 N_IMAGES, K = 8, 3
 
 COMMON = """

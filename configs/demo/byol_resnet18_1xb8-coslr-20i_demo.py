@@ -2,6 +2,7 @@
 # 20 iterations. Used by the foundation tests (CPU, 1 or 2 processes).
 _base_ = [
     '../_base_/datasets/demo_byol.py',
+    '../_base_/schedules/lars_coslr-500i_demo.py',  # LARS, lr 0.3
     '../_base_/default_runtime.py',
 ]
 
@@ -22,18 +23,15 @@ model = dict(
                        with_last_bn=False, with_avg_pool=False,
                        norm_cfg=dict(type='BN1d'))))
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='LARS', lr=0.3, momentum=0.9, weight_decay=1e-6),
-    paramwise_cfg=dict(custom_keys={
-        'bn': dict(decay_mult=0, lars_exclude=True),
-        'bias': dict(decay_mult=0, lars_exclude=True),
-        'downsample.1': dict(decay_mult=0, lars_exclude=True)}))
+max_iters = 20
+warmup_iters = 5
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=False, begin=0, end=5),
-    dict(type='CosineAnnealingLR', T_max=15, by_epoch=False, begin=5, end=20),
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=False, begin=0,
+         end=warmup_iters),
+    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters,
+         by_epoch=False, begin=warmup_iters, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=20)
+train_cfg = dict(max_iters=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
     checkpoint=dict(type='CheckpointHook', interval=10, by_epoch=False,

@@ -1,36 +1,24 @@
 # DenseCL on the demo images for tools/demo/run_all_demos.py: the DenseCL
-# helper's demo (configs/densecl/densecl_resnet18_1xb8-coslr-20i_demo.py:
+# helper's demo (densecl_resnet18_1xb8-coslr-20i_demo.py:
 # ResNet-18, official DenseCL views) at the size of the other demo runs --
 # 96 px, batch 32, 500 iterations, queue 1024 (1000 images). Demo choice: SGD
 # lr 0.12 (official 0.3 per 256 would give 0.0375 at batch 32, too slow for
 # 500 iterations) with a 50-iteration warm-up; lambda warm-up (DenseCLHook)
 # until iteration 50.
-_base_ = ['../densecl/densecl_resnet18_1xb8-coslr-20i_demo.py']
+_base_ = ['./densecl_resnet18_1xb8-coslr-20i_demo.py']
 
 img_size = 96
 max_iters = 500
 
 model = dict(queue_len=1024)
-view_pipeline = [
-    dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.2, 1.),
-         backend='pillow'),
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                          saturation=0.4, hue=0.1)],
-         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
-         magnitude_std='inf', prob=0.5),
-    dict(type='RandomFlip', prob=0.5),
-]
+view_pipeline = [dict(_base_.view_pipeline[0], scale=img_size),
+                 *_base_.view_pipeline[1:]]
+load, multi_view, pack = _base_.train_dataloader.dataset.pipeline
 train_dataloader = dict(
     batch_size=32,
     dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
-        dict(type='PackInputs'),
-    ]))
+        load, dict(multi_view, transforms=[view_pipeline]), pack]))
+del load, multi_view, pack
 optim_wrapper = dict(optimizer=dict(lr=0.12))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,

@@ -2,7 +2,7 @@
 # densecl_imagenet_200ep.py). See configs/densecl/README.md.
 _base_ = [
     '../_base_/models/densecl_r50.py',
-    '../_base_/datasets/imagenet_bs32_mocov2.py',
+    '../_base_/datasets/imagenet_mocov2.py',
     '../_base_/schedules/sgd_coslr-200e_densecl.py',
     '../_base_/default_runtime.py',
 ]

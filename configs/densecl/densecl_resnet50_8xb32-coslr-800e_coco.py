@@ -2,7 +2,7 @@
 # lr 0.3 (official densecl_coco_800ep.py). See configs/densecl/README.md.
 _base_ = [
     '../_base_/models/densecl_r50.py',
-    '../_base_/datasets/coco_bs32_mocov2.py',
+    '../_base_/datasets/coco_mocov2.py',
     '../_base_/schedules/sgd_coslr-800e_densecl.py',
     '../_base_/default_runtime.py',
 ]

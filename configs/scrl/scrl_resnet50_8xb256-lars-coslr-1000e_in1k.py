@@ -3,7 +3,7 @@
 _base_ = [
     '../_base_/models/scrl_r50.py',
     '../_base_/datasets/imagenet_scrl.py',
-    '../_base_/schedules/scrl_lars_coslr-1000e.py',
+    '../_base_/schedules/lars_coslr-1000e_scrl.py',
     '../_base_/default_runtime.py',
 ]
 

@@ -8,7 +8,7 @@
 _base_ = [
     '../_base_/models/scrl_r50.py',
     '../_base_/datasets/coco_scrl.py',
-    '../_base_/schedules/scrl_lars_coslr-200e.py',
+    '../_base_/schedules/lars_coslr-200e_scrl.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -17,16 +17,14 @@ train_dataloader = dict(batch_size=256)
 optim_wrapper = dict(optimizer=dict(lr=0.45 * 2048 / 256))
 auto_scale_lr = dict(base_batch_size=2048)
 
-warmup_epochs = 10
 max_epochs = 2000
+warmup, cosine = _base_.param_scheduler
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=0., by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    warmup,
+    dict(cosine, T_max=max_epochs - _base_.warmup_epochs, end=max_epochs),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+del warmup, cosine
+train_cfg = dict(max_epochs=max_epochs)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),

@@ -335,7 +335,7 @@ def test_shuffle_bn_across_two_processes(tmp_path, repo_root,
                PORT='29623')
     out = subprocess.run([
         'bash', 'tools/dist_train.sh',
-        'configs/densecl/densecl_resnet18_1xb8-coslr-20i_demo.py', '2',
+        'configs/demo/densecl_resnet18_1xb8-coslr-20i_demo.py', '2',
         '--work-dir', str(work), '--cfg-options',
         f'train_dataloader.dataset.data_root={random_image_dir}',
         'train_cfg.max_iters=3', 'default_hooks.checkpoint.interval=3',

@@ -15,7 +15,7 @@ from mmscrl.models.algorithms import ORL
 from mmscrl.models.utils import symmetric_regression_loss
 from mmscrl.registry import MODELS
 
-MODEL_BASE = 'configs/_base_/models/orl_r50.py'
+MODEL_BASE = 'configs/_base_/models/orl_stage3_r50.py'
 HEADS = ('global_head', 'local_intra_head', 'local_inter_head')
 
 

@@ -11,8 +11,8 @@ from mmengine.registry import init_default_scope
 
 from mmscrl.registry import MODELS, PARAM_SCHEDULERS
 
-STAGE1 = 'configs/orl/stage1_byol_resnet50_8xb64-coslr-800e_coco.py'
-STAGE3 = 'configs/orl/stage3_orl_resnet50_8xb64-coslr-800e_coco.py'
+STAGE1 = 'configs/orl/orl_resnet50_8xb64-stage1-coslr-800e_coco.py'
+STAGE3 = 'configs/orl/orl_resnet50_8xb64-stage3-coslr-800e_coco.py'
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from mmscrl.visualization.densecl_correspondence import (
     visualize_densecl_correspondence)
 from mmscrl.visualization.draw import GAP, HEADER_H
 
-CFG = 'configs/densecl/densecl_resnet18_1xb8-coslr-20i_demo.py'
+CFG = 'configs/demo/densecl_resnet18_1xb8-coslr-20i_demo.py'
 
 
 @pytest.fixture(scope='module')

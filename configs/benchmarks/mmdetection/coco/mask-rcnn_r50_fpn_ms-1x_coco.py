@@ -5,20 +5,14 @@
 # head; short side 640..800 (step 32), long side <= 1333; 8 GPUs x 2 images.
 # Pre-trained weights: tools/benchmarks/mmdetection/dist_train.sh CFG CKPT 8
 # (CKPT = a full mmscrl checkpoint or a backbone-only file).
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/transfer.py',
+]
 
-custom_imports = dict(imports=['mmscrl'], allow_failed_imports=False)
-
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+norm_cfg = _base_.transfer_norm_cfg
 model = dict(
-    backbone=dict(
-        frozen_stages=-1,
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        # set by the launcher (--pretrained); None refuses to train
-        init_cfg=dict(
-            _delete_=True, type='mmscrl.PretrainedBackbone',
-            checkpoint=None)),
+    backbone=_base_.transfer_backbone,
     neck=dict(norm_cfg=norm_cfg),
     roi_head=dict(
         bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg),
@@ -27,11 +21,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='RandomChoiceResize',
-        scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736),
-                (1333, 768), (1333, 800)],
-        keep_ratio=True),
+    _base_.transfer_ms_resize,
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]

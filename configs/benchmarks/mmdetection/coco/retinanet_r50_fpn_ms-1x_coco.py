@@ -2,29 +2,20 @@
 # SGD lr 0.01 for 8x2 images). SyncBN in the backbone (all stages trained,
 # BN not frozen) and the FPN; the RetinaNet head has no norm layers, as in
 # mmdet and Detectron2. Short side 640..800 (step 32) as the other benchmarks.
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    '../_base_/transfer.py',
+]
 
-custom_imports = dict(imports=['mmscrl'], allow_failed_imports=False)
-
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+norm_cfg = _base_.transfer_norm_cfg
 model = dict(
-    backbone=dict(
-        frozen_stages=-1,
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        init_cfg=dict(
-            _delete_=True, type='mmscrl.PretrainedBackbone',
-            checkpoint=None)),
+    backbone=_base_.transfer_backbone,
     neck=dict(norm_cfg=norm_cfg))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(
-        type='RandomChoiceResize',
-        scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736),
-                (1333, 768), (1333, 800)],
-        keep_ratio=True),
+    _base_.transfer_ms_resize,
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]

@@ -1,8 +1,6 @@
 # Faster R-CNN R50-C4 on PASCAL VOC07+12 trainval, tested on VOC07 test: the
 # MoCo / DenseCL protocol (detectron2 pascal_voc_R_50_C4_24k_moco.yaml on
-# Base-RCNN-C4-BN.yaml): pytorch-style ResNet, RGB input normalised with the
-# torchvision mean/std, SyncBN everywhere, all stages trained, res5 head with
-# an extra norm (ResLayerExtraNorm) initialised with the pre-trained layer4;
+# Base-RCNN-C4-BN.yaml), the C4 protocol of ../_base_/transfer_c4.py;
 # 24k iterations x 16 images, lr 0.02, warm-up 100 iterations, x0.1 at 18k
 # and 22k; short side 480..800 (step 32) for training, 800 for testing.
 #
@@ -14,38 +12,16 @@
 #   other two columns (detectron2's PascalVOCDetectionEvaluator);
 # * the ConcatDataset ignores the differing ``dataset_type`` meta of VOC2007
 #   and VOC2012 (mmdet's 18k config fails without it).
-_base_ = 'mmdet::pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py'
+_base_ = [
+    'mmdet::pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py',
+    '../_base_/transfer_c4.py',
+]
 
-custom_imports = dict(
-    imports=['mmscrl', 'mmpretrain.models.utils.res_layer_extra_norm'],
-    allow_failed_imports=False)
-
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+norm_cfg = _base_.transfer_norm_cfg
 model = dict(
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32),
-    backbone=dict(
-        frozen_stages=-1,
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=dict(
-            _delete_=True, type='mmscrl.PretrainedBackbone',
-            checkpoint=None)),
-    roi_head=dict(
-        shared_head=dict(
-            type='ResLayerExtraNorm',
-            norm_cfg=norm_cfg,
-            norm_eval=False,
-            style='pytorch',
-            init_cfg=dict(
-                type='mmscrl.PretrainedBackbone',
-                checkpoint=None,
-                allow_missing=['norm.*']))))
+    data_preprocessor=_base_.transfer_c4_preprocessor,
+    backbone=_base_.transfer_c4_backbone,
+    roi_head=dict(shared_head=_base_.transfer_c4_shared_head))
 
 train_dataloader = dict(dataset=dict(ignore_keys=['dataset_type']))
 

@@ -1,6 +1,6 @@
 # MoCo-v2 two-view pipeline on unlabeled COCO train2017 images (118k), as the
 # official densecl_coco_800ep.py (labels and boxes unused).
-_base_ = ['./imagenet_bs32_mocov2.py']
+_base_ = ['./imagenet_mocov2.py']
 
 dataset_type = 'CustomDataset'  # mmpretrain's image-folder dataset
 data_root = 'data/coco/'

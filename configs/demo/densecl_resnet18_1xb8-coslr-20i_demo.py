@@ -1,7 +1,7 @@
 # Tiny DenseCL on the demo images (tools/demo/generate_demo_data.py):
 # ResNet-18, 64 px, queue 64, 20 iterations, lambda warm-up after 10 iters.
 # A smoke run of the full stack on CPU (1 or 2 processes), not a recipe.
-_base_ = ['./densecl_resnet50_8xb32-coslr-200e_in1k.py']
+_base_ = ['../densecl/densecl_resnet50_8xb32-coslr-200e_in1k.py']
 
 img_size = 64
 data_root = 'data/demo/'
@@ -11,19 +11,10 @@ model = dict(
     backbone=dict(depth=18),
     neck=dict(in_channels=512, hid_channels=256))
 
-view_pipeline = [
-    dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.2, 1.),
-         backend='pillow'),
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                          saturation=0.4, hue=0.1)],
-         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
-         magnitude_std='inf', prob=0.5),
-    dict(type='RandomFlip', prob=0.5),
-]
+# the official DenseCL views (imagenet_mocov2.py) at img_size
+view_pipeline = [dict(_base_.view_pipeline[0], scale=img_size),
+                 *_base_.view_pipeline[1:]]
+load, multi_view, pack = _base_.train_pipeline
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,
@@ -34,11 +25,9 @@ train_dataloader = dict(
         data_root=data_root,
         data_prefix='unlabeled/',
         with_label=False,
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
-            dict(type='PackInputs'),
-        ]))
+        pipeline=[load, dict(multi_view, transforms=[view_pipeline]),
+                  pack]))
+del load, multi_view, pack
 
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=20, by_epoch=False, begin=0,

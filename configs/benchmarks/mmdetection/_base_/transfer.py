@@ -1,0 +1,22 @@
+# Pieces shared by the transfer configs of this folder. Each config also
+# inherits an mmdet config, so these names must not exist in mmdet's configs
+# (mmengine refuses duplicate keys among bases); the configs place them.
+custom_imports = dict(imports=['mmscrl'], allow_failed_imports=False)
+
+# SyncBN in all configurable layers of the transfer protocol
+transfer_norm_cfg = dict(type='SyncBN', requires_grad=True)
+# the pre-trained weights; checkpoint is set by the launcher
+# (tools/benchmarks/mmdetection/train.py --pretrained); None refuses to train
+transfer_init_cfg = dict(type='mmscrl.PretrainedBackbone', checkpoint=None)
+# backbone: all stages trained, BN not frozen, pre-trained weights
+transfer_backbone = dict(
+    frozen_stages=-1,
+    norm_cfg=transfer_norm_cfg,
+    norm_eval=False,
+    init_cfg=transfer_init_cfg)
+# multi-scale training: short side 640..800 (step 32), long side <= 1333
+transfer_ms_resize = dict(
+    type='RandomChoiceResize',
+    scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736), (1333, 768),
+            (1333, 800)],
+    keep_ratio=True)
