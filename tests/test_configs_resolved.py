@@ -47,7 +47,18 @@ _DEMO_SCRL_LOADER = [
     # the ImageNet recipe pins memory (GPU); the CPU demo keeps the default
     ('train_dataloader.pin_memory', MISSING, False),
 ]
+# ORL backbones: OpenSelfSup's ResNet init (Kaiming fan_in), not
+# mmpretrain's default fan_out
+_ORL_INIT = [
+    ('model.backbone.init_cfg', MISSING, [
+        dict(type='Kaiming', layer='Conv2d', mode='fan_in',
+             nonlinearity='relu'),
+        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]),
+]
 INTENDED_CHANGES = {
+    'orl/orl_resnet50_8xb64-stage1-coslr-800e_coco.py': _ORL_INIT,
+    'orl/orl_resnet50_8xb64-stage3-coslr-800e_coco.py': _ORL_INIT,
+    'demo/orl_resnet18_1xb32-coslr-500i_demo.py': _ORL_INIT,
     'demo/scrl_resnet18_1xb32-coslr-500i_demo.py': _DEMO_SCRL_LOADER,
     'demo/byol_resnet18_1xb32-coslr-500i_demo.py': _DEMO_SCRL_LOADER,
     # now inherits the SCRL LARS block: the defaults made explicit

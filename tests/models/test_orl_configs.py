@@ -1,6 +1,8 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """configs/orl: the stage-1/3 recipe (optimizer, lr schedule, EMA, model
-shapes, pipelines) against the official ORL values (spec orl.md §2-3)."""
+shapes, init, pipelines) against the official ORL values (Jiahao000/ORL
+configs/selfsup/orl/coco/stage{1,3}/r50_bs512_ep800.py)."""
+import copy
 import math
 
 import pytest
@@ -124,3 +126,20 @@ def test_full_models_build(repo_root, path, heads):
         assert pred.fc0.bias is not None and pred.fc1.bias is None
     assert model.neck.fc1.bias is None and model.neck.bn_names == [None]
     assert model.target_net.momentum == 0.01
+
+
+@pytest.mark.parametrize('path', [STAGE1, STAGE3])
+def test_backbone_init_is_official_kaiming_fan_in(repo_root, path):
+    """OpenSelfSup's ResNet.init_weights: Kaiming-normal fan_in convs and
+    norms at 1 / 0 (mmpretrain's ResNet default would be fan_out)."""
+    cfg = Config.fromfile(f'{repo_root}/{path}')
+    backbone = copy.deepcopy(cfg.model.backbone)
+    backbone.update(depth=18, norm_cfg=dict(type='BN'))  # small, no dist
+    torch.manual_seed(0)
+    net = MODELS.build(backbone)
+    net.init_weights()
+    # layer3.0.conv1: 256x128x3x3 -> fan_in 1152, fan_out 2304
+    std = net.layer3[0].conv1.weight.std().item()
+    assert abs(std - math.sqrt(2 / 1152)) < 0.05 * math.sqrt(2 / 1152)
+    bn = net.layer3[0].bn1
+    assert torch.all(bn.weight == 1) and torch.all(bn.bias == 0)

@@ -2,7 +2,9 @@
 # configs/selfsup/orl/coco/stage1/r50_bs512_ep800.py), on mmpretrain's BYOL.
 # Projector/predictor: Linear(+bias) -> SyncBN -> ReLU -> Linear(no bias), no
 # last BN; Kaiming-normal (fan_in) Linear init as the official
-# init_weights(init_linear='kaiming').
+# init_weights(init_linear='kaiming'). Backbone init as OpenSelfSup's
+# ResNet.init_weights (pretrained=None): Kaiming-normal fan_in convs, norms
+# weight 1 / bias 0 (mmpretrain's ResNet default is Kaiming fan_out).
 neck_init_cfg = [
     dict(type='Kaiming', layer='Linear', mode='fan_in',
          nonlinearity='relu', distribution='normal'),
@@ -21,7 +23,12 @@ model = dict(
         depth=50,
         out_indices=(3, ),
         norm_cfg=dict(type='SyncBN'),
-        zero_init_residual=False),
+        zero_init_residual=False,
+        init_cfg=[
+            dict(type='Kaiming', layer='Conv2d', mode='fan_in',
+                 nonlinearity='relu'),
+            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+        ]),
     neck=dict(
         type='NonLinearNeck',
         in_channels=2048,
