@@ -125,7 +125,10 @@ def _as_box_array(value, width: int, source: str, key: str) -> np.ndarray:
         raise ValueError(f'{source}: "{key}" is a {type(value).__name__}, '
                          f'expected a (B, {width}) list of numbers')
     try:
-        arr = np.asarray(value, dtype=np.float32)
+        arr = np.asarray(value)
+        if arr.size and arr.dtype.kind not in 'biuf':
+            raise TypeError(f'elements of type {arr.dtype}')
+        arr = arr.astype(np.float32, copy=False)
     except (TypeError, ValueError, RecursionError) as e:
         raise ValueError(f'{source}: "{key}" is not a numeric '
                          f'(B, {width}) array: {type(e).__name__}: '
