@@ -55,17 +55,20 @@ _ORL_INIT = [
              nonlinearity='relu'),
         dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]),
 ]
+# ORL loaders keep the last, smaller batch as the official code (the
+# demos use an InfiniteSampler, where drop_last has no effect)
+_ORL_LAST = [('train_dataloader.drop_last', True, False)]
 INTENDED_CHANGES = {
-    'orl/orl_resnet50_8xb64-stage1-coslr-800e_coco.py': _ORL_INIT,
-    'orl/orl_resnet50_8xb64-stage3-coslr-800e_coco.py': _ORL_INIT,
-    'demo/orl_resnet18_1xb32-coslr-500i_demo.py': _ORL_INIT,
+    'orl/orl_resnet50_8xb64-stage1-coslr-800e_coco.py': _ORL_INIT + _ORL_LAST,
+    'orl/orl_resnet50_8xb64-stage3-coslr-800e_coco.py': _ORL_INIT + _ORL_LAST,
+    'demo/orl_resnet18_1xb32-coslr-500i_demo.py': _ORL_INIT + _ORL_LAST,
     'demo/scrl_resnet18_1xb32-coslr-500i_demo.py': _DEMO_SCRL_LOADER,
     'demo/byol_resnet18_1xb32-coslr-500i_demo.py': _DEMO_SCRL_LOADER,
     # now inherits the SCRL LARS block: the defaults made explicit
     'demo/byol_resnet18_1xb8-coslr-20i_demo.py': [
         ('optim_wrapper.optimizer.eta', MISSING, 0.001),
         ('optim_wrapper.optimizer.eps', MISSING, 1e-8),
-    ],
+    ] + _ORL_LAST,  # data base: the ORL stage-1 views
     # stale ImageNet helper values of the 200e parent replaced by the COCO
     # data base's (the dataloader was already COCO)
     'mocov2/mocov2_resnet50_8xb32-coslr-800e_coco.py': [

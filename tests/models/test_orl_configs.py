@@ -31,6 +31,7 @@ def test_shared_recipe(repo_root, path):
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'  # official apex O1
     assert cfg.train_cfg.max_epochs == 800
     assert cfg.train_dataloader.batch_size * 8 == 512
+    assert not cfg.train_dataloader.drop_last  # official keeps the last
     assert cfg.model.base_momentum == 0.01  # tau 0.99 -> 1, never 0.99
     assert cfg.model.backbone.depth == 50
     assert not cfg.model.backbone.zero_init_residual

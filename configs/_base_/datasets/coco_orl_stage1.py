@@ -43,7 +43,9 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    drop_last=True,
+    # official: the last, smaller batch is kept (232 iterations per epoch
+    # on train2017 at 8 x 64, 185.6k in 800 epochs)
+    drop_last=False,
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -26,13 +26,7 @@ train_pipeline = [
          meta_keys=['sample_idx', 'img_path', 'knn_idx']),
 ]
 
-train_dataloader = dict(
-    batch_size=64,  # x 8 GPUs = 512
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    drop_last=True,
+train_dataloader = dict(  # loader settings of stage 1
     dataset=dict(
         _delete_=True,
         type=dataset_type,
