@@ -1,0 +1,210 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""``BoxKNNHook``: a localization-aware quality signal during pre-training.
+
+Every ``interval`` training iterations (and after the last one), the online
+backbone (``model.backbone``) is run in eval mode on a small labelled
+detection set (COCO json + images, loaded once into memory); its feature
+map is RoIAligned inside the ground-truth boxes and the boxes are classified
+by weighted cosine kNN (k = 20, T = 0.07), as are the images by their
+dominant class (see :mod:`mmscrl.evaluation.box_knn`). The accuracies and
+the cost of the evaluation go to the visualizer backends (``scalars.json``
+with ``step`` = the iteration) and the log.
+
+No other self-supervised code base monitors localisation: they offer
+image-level kNN / linear probes only, which need not improve when region
+features do (SCRL, DenseCL and ORL all target region features).
+"""
+import time
+from typing import Optional, Sequence
+
+import torch
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+
+from mmscrl.registry import HOOKS
+
+
+@HOOKS.register_module()
+class BoxKNNHook(Hook):
+    """Box-level and image-level kNN accuracy of the backbone, periodically.
+
+    Runs on the main process only (the other ranks go on and wait at the
+    next gradient synchronisation); the backbone is called directly, outside
+    any DDP wrapper, in eval mode (BN running statistics), and its mode is
+    restored.
+
+    Args:
+        ann_file (str): COCO-format detection json of the labelled set.
+        img_dir (str): Folder of its images.
+        val_ann_file (str, optional): A second labelled set: the first set's
+            boxes then vote for this one's (train/val protocol). Defaults to
+            None: leave-one-out on the first set, excluding the same image's
+            boxes.
+        val_img_dir (str, optional): Images of ``val_ann_file``.
+        interval (int): Evaluate every ``interval`` training iterations, and
+            after the last one. Defaults to 100.
+        k (int | Sequence[int]): Neighbours voting. Defaults to 20.
+        temperature (float): Vote weight ``exp(cos / T)``. Defaults to 0.07.
+        img_size (int): Images are resized to this square side. Defaults to
+            128 (the demo images).
+        max_images (int): First images (with a box) of each set used, to
+            bound the cost. Defaults to 200.
+        batch_size (int): Images per forward. Defaults to 32.
+        roi_size (int): RoIAlign output side (bins averaged). Defaults to 2.
+        stage (int): Backbone output used. Defaults to -1 (the last).
+        mean (Sequence[float], optional): RGB mean (0-255); defaults to the
+            model's ``data_preprocessor.mean`` or else ImageNet's.
+        std (Sequence[float], optional): RGB std, likewise.
+        prefix (str): Prefix of the logged keys. Defaults to ``'knn/'``:
+            ``knn/box_top1``, ``knn/image_top1`` (first ``k``; every ``k`` as
+            ``knn/box_k{k}_top1``), ``knn/seconds`` and ``knn/cost_iters``
+            (the evaluation time in mean training iterations).
+    """
+
+    priority = 'LOW'  # after LoggerHook's record of the same iteration
+
+    def __init__(self,
+                 ann_file: str,
+                 img_dir: str,
+                 val_ann_file: Optional[str] = None,
+                 val_img_dir: Optional[str] = None,
+                 interval: int = 100,
+                 k=20,
+                 temperature: float = 0.07,
+                 img_size: int = 128,
+                 max_images: int = 200,
+                 batch_size: int = 32,
+                 roi_size: int = 2,
+                 stage: int = -1,
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 prefix: str = 'knn/'):
+        if int(interval) < 1:
+            raise ValueError(f'BoxKNNHook: interval must be >= 1, got '
+                             f'{interval}')
+        if (val_ann_file is None) != (val_img_dir is None):
+            raise ValueError('BoxKNNHook: give both val_ann_file and '
+                             'val_img_dir, or neither')
+        self.ann_file, self.img_dir = ann_file, img_dir
+        self.val_ann_file, self.val_img_dir = val_ann_file, val_img_dir
+        self.interval = int(interval)
+        self.ks = tuple(k) if isinstance(k, (list, tuple)) else (int(k), )
+        self.temperature = float(temperature)
+        self.img_size = int(img_size)
+        self.max_images = max_images
+        self.batch_size = int(batch_size)
+        self.roi_size = int(roi_size)
+        self.stage = int(stage)
+        self.mean, self.std = mean, std
+        self.prefix = prefix
+        self._sets = None
+        self._last_iter = None
+        self.history = []
+
+    def _load(self):
+        from mmscrl.evaluation.box_knn import load_coco_detection, load_images
+        sets = []
+        for ann, img_dir in ((self.ann_file, self.img_dir),
+                             (self.val_ann_file, self.val_img_dir)):
+            if ann is None:
+                sets.append(None)
+                continue
+            data = load_coco_detection(ann, img_dir, self.max_images)
+            loaded = load_images(data['images'], self.img_size)
+            sets.append(
+                dict(
+                    imgs=loaded['imgs'],
+                    boxes=loaded['boxes'],
+                    labels=[r['labels'] for r in data['images']],
+                    num_classes=len(data['classes'])))
+        if sets[1] is not None and sets[1]['num_classes'] != sets[0][
+                'num_classes']:
+            raise ValueError(
+                f'BoxKNNHook: {self.ann_file} has {sets[0]["num_classes"]} '
+                f'categories, {self.val_ann_file} '
+                f'{sets[1]["num_classes"]}')
+        return sets
+
+    def _norm(self, model):
+        pre = getattr(model, 'data_preprocessor', None)
+        out = []
+        for given, attr, default in ((self.mean, 'mean', (123.675, 116.28,
+                                                          103.53)),
+                                     (self.std, 'std', (58.395, 57.12,
+                                                        57.375))):
+            if given is None and pre is not None and isinstance(
+                    getattr(pre, attr, None), torch.Tensor):
+                given = getattr(pre, attr).flatten().tolist()
+            out.append(tuple(given) if given is not None else default)
+        return out
+
+    def evaluate(self, runner) -> dict:
+        """Run the evaluation now; returns the metrics (no logging)."""
+        from mmscrl.evaluation.box_knn import (box_knn_metrics,
+                                               extract_box_features)
+        if self._sets is None:
+            self._sets = self._load()
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        backbone = getattr(model, 'backbone', None)
+        if backbone is None:
+            raise AttributeError(
+                f'BoxKNNHook: {type(model).__name__} has no "backbone"')
+        mean, std = self._norm(model)
+        feats = []
+        for s in self._sets:
+            if s is None:
+                feats.append(None)
+                continue
+            feats.append(
+                extract_box_features(backbone, s['imgs'], s['boxes'], mean,
+                                     std, self.batch_size, self.roi_size,
+                                     self.stage))
+        train, val = self._sets
+        return box_knn_metrics(
+            feats[0], train['labels'], train['boxes'], train['num_classes'],
+            val_feats=feats[1],
+            val_labels=val['labels'] if val else None,
+            val_boxes=val['boxes'] if val else None,
+            ks=self.ks,
+            temperature=self.temperature)
+
+    def _run(self, runner):
+        step = runner.iter + 1 if runner.iter is not None else 0
+        if self._last_iter == runner.iter or not is_main_process():
+            return
+        self._last_iter = runner.iter
+        start = time.perf_counter()
+        metrics = self.evaluate(runner)
+        seconds = time.perf_counter() - start
+        scalars = {
+            f'{self.prefix}{k}': v
+            for k, v in metrics.items() if not k.startswith('num_')
+        }
+        k0 = self.ks[0]
+        scalars[f'{self.prefix}box_top1'] = metrics[f'box_k{k0}_top1']
+        scalars[f'{self.prefix}image_top1'] = metrics[f'image_k{k0}_top1']
+        scalars[f'{self.prefix}seconds'] = seconds
+        hub = runner.message_hub.log_scalars
+        if 'train/time' in hub and hub['train/time'].mean() > 0:
+            scalars[f'{self.prefix}cost_iters'] = (
+                seconds / hub['train/time'].mean())
+        runner.visualizer.add_scalars(scalars, step=step)
+        self.history.append(dict(iter=step, **scalars))
+        cost = scalars.get(f'{self.prefix}cost_iters')
+        print_log(
+            f'BoxKNNHook @ iter {step}: box kNN top-1 '
+            f'{scalars[self.prefix + "box_top1"]:.2f}%, image kNN top-1 '
+            f'{scalars[self.prefix + "image_top1"]:.2f}% '
+            f'(k={k0}, {int(metrics["num_boxes"])} boxes, '
+            f'{int(metrics["num_images"])} images); {seconds:.2f} s'
+            + (f' = {cost:.1f} training iterations' if cost else ''),
+            logger='current')
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if self.every_n_train_iters(runner, self.interval) or \
+                self.is_last_train_iter(runner):
+            self._run(runner)

@@ -1,0 +1,123 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+import json
+import os.path as osp
+from glob import glob
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+
+import mmscrl  # noqa: F401
+from mmscrl.demo.generator import generate_demo_dataset
+from mmscrl.engine.hooks import BoxKNNHook
+from mmscrl.registry import HOOKS
+
+
+class ToySelfSup(BaseModel):
+    """A backbone trained on random images with a dummy loss."""
+
+    def __init__(self):
+        super().__init__()
+        from mmpretrain.models import ResNet
+        self.backbone = ResNet(depth=18, out_indices=(3, ))
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        feat = self.backbone(inputs)[-1]
+        return dict(loss=feat.pow(2).mean())
+
+
+class ToyData(torch.utils.data.Dataset):
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        return dict(inputs=torch.randn(3, 32, 32, generator=g))
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp('hook') / 'demo'
+    return generate_demo_dataset(
+        str(root), num_unlabeled=0, num_train=6, num_val=3, img_size=64)
+
+
+def _runner(tmp_path, hook_cfg=None, max_iters=3):
+    torch.manual_seed(0)
+    return Runner(
+        model=ToySelfSup(),
+        work_dir=str(tmp_path),
+        train_dataloader=dict(
+            dataset=ToyData(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'),
+            batch_size=2,
+            num_workers=0),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=[hook_cfg] if hook_cfg else None,
+        visualizer=dict(
+            type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]),
+        default_scope='mmscrl')
+
+
+@pytest.mark.parametrize('protocol', ['loo', 'train_val'])
+def test_hook_logs_at_interval_and_end(demo, tmp_path, protocol):
+    cfg = dict(type='BoxKNNHook', ann_file=demo['ann_train'],
+               img_dir=demo['train'], interval=2, k=[3, 5], img_size=64)
+    if protocol == 'train_val':
+        cfg.update(val_ann_file=demo['ann_val'], val_img_dir=demo['val'])
+    runner = _runner(tmp_path, cfg)
+    runner.train()
+    hook = [h for h in runner.hooks if isinstance(h, BoxKNNHook)][0]
+    assert [h['iter'] for h in hook.history] == [2, 3]
+    files = glob(osp.join(str(tmp_path), '*', 'vis_data', 'scalars.json'))
+    assert len(files) == 1
+    with open(files[0]) as f:
+        recs = [json.loads(line) for line in f if 'knn/box_top1' in line]
+    assert [r['step'] for r in recs] == [2, 3]
+    for rec in recs:
+        for key in ('knn/box_top1', 'knn/image_top1', 'knn/box_k3_top1',
+                    'knn/box_k5_top1', 'knn/image_k5_top1'):
+            assert 0. <= rec[key] <= 100., key
+        assert rec['knn/box_top1'] == rec['knn/box_k3_top1']
+        assert rec['knn/seconds'] > 0 and rec['knn/cost_iters'] > 0
+    n_boxes = hook.evaluate(runner)['num_boxes']
+    with open(demo['ann_val' if protocol == 'train_val' else 'ann_train'])\
+            as f:
+        assert n_boxes == len(json.load(f)['annotations'])
+
+
+def test_hook_evaluates_the_current_weights(demo, tmp_path):
+    """Metrics follow the backbone: constant features give chance-level
+    votes that differ from a trained-looking backbone's."""
+    hook = HOOKS.build(dict(type='BoxKNNHook', ann_file=demo['ann_train'],
+                            img_dir=demo['train'], k=1, img_size=64))
+    runner = _runner(tmp_path, max_iters=1)
+    before = hook.evaluate(runner)
+    for p in runner.model.backbone.parameters():
+        nn.init.zeros_(p)
+    after = hook.evaluate(runner)
+    assert after != before
+    assert runner.model.backbone.training
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(interval=0), 'interval must be'),
+    (dict(val_ann_file='x.json'), 'val_img_dir'),
+])
+def test_hook_bad_args(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BoxKNNHook(ann_file='a.json', img_dir='.', **kwargs)
+
+
+def test_hook_missing_file_is_named(tmp_path):
+    hook = BoxKNNHook(ann_file=str(tmp_path / 'none.json'),
+                      img_dir=str(tmp_path))
+    runner = _runner(tmp_path, max_iters=1)
+    with pytest.raises(FileNotFoundError, match='none.json'):
+        hook.evaluate(runner)
