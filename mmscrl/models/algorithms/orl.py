@@ -34,9 +34,11 @@ class ORL(BaseSelfSupervisor):
     Deliberate choices (see ``configs/orl/README.md``):
 
     * Target update: mmpretrain ``CosineEMA`` inside :meth:`loss`, before the
-      target forwards (as mmpretrain BYOL; official ``BYOLHook`` updates
-      after the optimizer step, which is the same sequence of updates shifted
-      by one call; the first call copies the online weights).
+      target forwards (as mmpretrain BYOL; the first call copies the online
+      weights). The official ``BYOLHook`` updates after the optimizer step:
+      both blend the same online weights into the target used at iteration
+      ``i``, but here with the cosine momentum of index ``i`` instead of
+      ``i - 1`` -- one step ahead, a negligible difference.
       ``base_momentum`` follows mmpretrain's convention ``1 - tau``:
       0.01 means tau 0.99 -> 1.
     * Samples whose ``data_samples[i].inter_valid`` is False (no RoI pair

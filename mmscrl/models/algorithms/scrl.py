@@ -36,9 +36,11 @@ class SCRL(BaseSelfSupervisor):
       parameters step with ``lr * g``, not the official ``lr^2 * g``).
     - quirk 4, IoU fallback: **A** (keep the last candidate), in the sampler.
     - quirk 5, EMA timing: **B**, the target is updated inside :meth:`loss`
-      before its forward (mmpretrain style) -- the official update after
-      ``optimizer.step`` shifted by one call; the cosine index is thus one
-      step behind. Momentum follows mmpretrain's ``CosineEMA`` convention
+      before its forward (mmpretrain style). The official update runs after
+      ``optimizer.step``: both blend the same online weights into the target
+      used at iteration ``i``, but here with the cosine momentum of index
+      ``i`` instead of ``i - 1`` (one step ahead, negligible). Momentum
+      follows mmpretrain's ``CosineEMA`` convention
       ``m = 1 - tau``: ``base_momentum`` 0.03 (tau 0.97, 200 ep) / 0.004
       (tau 0.996, 1000 ep), annealed to 0. Only parameters are averaged; the
       target BN uses batch statistics (train mode) and its buffers are copied.
