@@ -15,4 +15,6 @@ compat.apply_all()
 
 from . import datasets, engine, models  # noqa: E402,F401
 
-__all__ = ['__version__', 'version_info', 'compat']
+__all__ = [
+    '__version__', 'version_info', 'compat', 'datasets', 'engine', 'models'
+]

@@ -111,3 +111,34 @@ def test_no_clash_with_mmdet(reg_name):
     ours = set(_our_names(getattr(R, reg_name)))
     theirs = set(getattr(D, reg_name).module_dict)
     assert not ours & theirs, f'clashes with mmdet: {sorted(ours & theirs)}'
+
+
+@pytest.mark.parametrize('registry, package, has_all', [
+    (R.MODELS, 'mmscrl.models', True),
+    (R.WEIGHT_INITIALIZERS, 'mmscrl.models', True),
+    (R.DATASETS, 'mmscrl.datasets', True),
+    (R.TRANSFORMS, 'mmscrl.datasets', True),
+    (R.HOOKS, 'mmscrl.engine', False),
+])
+def test_registered_classes_are_exported(registry, package, has_all):
+    """Every class of the mmscrl scope is an attribute of its subpackage
+    (``mmscrl.models.SCRL``, ``mmscrl.datasets.ORLDataset``, ...) and in
+    its ``__all__``."""
+    import importlib
+    module = importlib.import_module(package)
+    names = _our_names(registry)
+    assert names, f'nothing registered in {registry.name}'
+    for name in names:
+        assert getattr(module, name, None) is registry.module_dict[name], (
+            f'{package}.{name} is not the registered class')
+        if has_all:
+            assert name in module.__all__, f'{name} not in {package}.__all__'
+
+
+def test_public_names():
+    from mmscrl.datasets import ORLDataset
+    from mmscrl.models import ORL, SCRL, DenseCLOfficial
+    assert {SCRL.__name__, ORL.__name__, DenseCLOfficial.__name__,
+            ORLDataset.__name__} == {'SCRL', 'ORL', 'DenseCLOfficial',
+                                     'ORLDataset'}
+    assert {'datasets', 'engine', 'models'} <= set(mmscrl.__all__)

@@ -1,3 +1,16 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-from .transforms import *  # noqa: F401,F403
-from .orl_dataset import ORLDataset  # noqa: F401
+"""mmscrl datasets and transforms (registered in the ``mmscrl`` scope under
+the same names): ``mmscrl.datasets.ORLDataset``,
+``mmscrl.datasets.SCRLBoxPairSampler``, ..."""
+from .orl_dataset import ORLDataset
+from .transforms.orl_transforms import ORLCropPatches, ORLMultiView
+from .transforms.scrl_transforms import (MultiViewWithGeometry,
+                                         RandomFlipWithGeometry,
+                                         RandomResizedCropWithGeometry,
+                                         ResizeBlur, SCRLBoxPairSampler)
+
+__all__ = [
+    'ORLDataset', 'ORLCropPatches', 'ORLMultiView', 'MultiViewWithGeometry',
+    'RandomFlipWithGeometry', 'RandomResizedCropWithGeometry', 'ResizeBlur',
+    'SCRLBoxPairSampler'
+]

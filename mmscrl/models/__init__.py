@@ -1,5 +1,18 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-from .algorithms import *  # noqa: F401,F403
-from .heads import *  # noqa: F401,F403
-from .necks import *  # noqa: F401,F403
+"""mmscrl models: the algorithms (registered in the ``mmscrl`` scope under
+the same names) and their shared functions.
+
+``mmscrl.models.SCRL``, ``mmscrl.models.DenseCLOfficial`` and
+``mmscrl.models.ORL`` are the classes a config reaches as ``type='SCRL'``
+etc.; necks and heads are mmpretrain's (``NonLinearNeck``, ``DenseCLNeck``,
+``LatentPredictHead``, ``ContrastiveHead``), configured in ``configs/``.
+"""
+from .algorithms.densecl import DenseCLOfficial
+from .algorithms.orl import ORL
+from .algorithms.scrl import SCRL
 from .utils import *  # noqa: F401,F403
+from .utils import __all__ as _utils_all
+from .utils.pretrained_backbone import PretrainedBackbone
+
+__all__ = ['SCRL', 'DenseCLOfficial', 'ORL', 'PretrainedBackbone',
+           *_utils_all]

@@ -1,1 +1,0 @@
-# Copyright (c) mmscrl contributors. All rights reserved.
