@@ -104,28 +104,13 @@ class BoxKNNHook(Hook):
         self.history = []
 
     def _load(self):
-        from mmscrl.evaluation.box_knn import load_coco_detection, load_images
-        sets = []
-        for ann, img_dir in ((self.ann_file, self.img_dir),
-                             (self.val_ann_file, self.val_img_dir)):
-            if ann is None:
-                sets.append(None)
-                continue
-            data = load_coco_detection(ann, img_dir, self.max_images)
-            loaded = load_images(data['images'], self.img_size)
-            sets.append(
-                dict(
-                    imgs=loaded['imgs'],
-                    boxes=loaded['boxes'],
-                    labels=[r['labels'] for r in data['images']],
-                    num_classes=len(data['classes'])))
-        if sets[1] is not None and sets[1]['num_classes'] != sets[0][
-                'num_classes']:
-            raise ValueError(
-                f'BoxKNNHook: {self.ann_file} has {sets[0]["num_classes"]} '
-                f'categories, {self.val_ann_file} '
-                f'{sets[1]["num_classes"]}')
-        return sets
+        from mmscrl.evaluation.checkpoint_eval import load_detection_set
+        return [
+            None if ann is None else load_detection_set(
+                ann, img_dir, self.img_size, self.max_images)
+            for ann, img_dir in ((self.ann_file, self.img_dir),
+                                 (self.val_ann_file, self.val_img_dir))
+        ]
 
     def _norm(self, model):
         pre = getattr(model, 'data_preprocessor', None)
@@ -142,8 +127,7 @@ class BoxKNNHook(Hook):
 
     def evaluate(self, runner) -> dict:
         """Run the evaluation now; returns the metrics (no logging)."""
-        from mmscrl.evaluation.box_knn import (box_knn_metrics,
-                                               extract_box_features)
+        from mmscrl.evaluation.checkpoint_eval import evaluate_backbone
         if self._sets is None:
             self._sets = self._load()
         model = runner.model.module if is_model_wrapper(
@@ -153,23 +137,11 @@ class BoxKNNHook(Hook):
             raise AttributeError(
                 f'BoxKNNHook: {type(model).__name__} has no "backbone"')
         mean, std = self._norm(model)
-        feats = []
-        for s in self._sets:
-            if s is None:
-                feats.append(None)
-                continue
-            feats.append(
-                extract_box_features(backbone, s['imgs'], s['boxes'], mean,
-                                     std, self.batch_size, self.roi_size,
-                                     self.stage))
-        train, val = self._sets
-        return box_knn_metrics(
-            feats[0], train['labels'], train['boxes'], train['num_classes'],
-            val_feats=feats[1],
-            val_labels=val['labels'] if val else None,
-            val_boxes=val['boxes'] if val else None,
-            ks=self.ks,
-            temperature=self.temperature)
+        return evaluate_backbone(
+            backbone, self._sets[0], self._sets[1], ks=self.ks,
+            temperature=self.temperature, mean=mean, std=std,
+            batch_size=self.batch_size, roi_size=self.roi_size,
+            stage=self.stage)
 
     def _run(self, runner):
         step = runner.iter + 1 if runner.iter is not None else 0
