@@ -19,6 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from mmscrl.structures.bbox import bbox_overlaps
+
 __all__ = ['iou_xywh', 'pairwise_iou_xywh', 'box_filter']
 
 
@@ -35,26 +37,10 @@ def _as_boxes(boxes) -> np.ndarray:
 
 
 def pairwise_iou_xywh(a, b) -> np.ndarray:
-    """IoU matrix of two sets of ``xywh`` boxes.
-
-    Args:
-        a (array-like): (A, 4) boxes.
-        b (array-like): (B, 4) boxes.
-
-    Returns:
-        np.ndarray: (A, B) float64 IoU; ``inter / (area_a + area_b - inter)``
-        exactly as the official ``get_max_iou`` (NaN for two empty boxes).
-    """
-    a, b = _as_boxes(a), _as_boxes(b)
-    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    ix1 = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2])
-    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    iy1 = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3])
-    inter = np.maximum(ix1 - ix0, 0.) * np.maximum(iy1 - iy0, 0.)
-    union = (a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] -
-             inter)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        return inter / union
+    """(A, B) IoU of ``xywh`` boxes: :func:`mmscrl.structures.bbox_overlaps`
+    (0 for two empty boxes, where the official formula gives NaN; both
+    fail the ``> max_iou`` test alike)."""
+    return bbox_overlaps(a, b, box_format='xywh')
 
 
 def iou_xywh(boxes, box) -> np.ndarray:

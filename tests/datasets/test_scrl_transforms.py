@@ -9,11 +9,10 @@ from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
 
 import mmscrl  # noqa: F401
-from mmscrl.models.utils.box_geometry import (crop_resize_homography,
-                                              flip_homography, map_boxes,
-                                              sample_scrl_box_pairs,
-                                              view_region)
+from mmscrl.datasets.transforms.scrl_transforms import sample_scrl_box_pairs
 from mmscrl.registry import TRANSFORMS
+from mmscrl.structures.bbox import (bbox_overlaps, crop_resize_homography,
+                                    flip_homography, map_boxes, view_region)
 
 init_default_scope('mmscrl')
 
@@ -52,8 +51,8 @@ def test_crop_and_flip_record_where_pixels_went():
         res = flip(crop(dict(img=img)))
         H = res['homography_matrix']
         assert res['flip'] and res['img'].shape[:2] == (96, 128)
-        x1, y1, x2, y2 = res['crop_bbox']
-        np.testing.assert_allclose(view_region(H, (96, 128)), res['crop_bbox'])
+        assert 'crop_bbox' not in res  # the region follows from H
+        x1, y1, x2, y2 = view_region(H, (96, 128))
         if not (x1 <= cx - 4 and cx + 4 <= x2 and y1 <= cy - 4
                 and cy + 4 <= y2):
             continue
@@ -77,7 +76,6 @@ def test_multiview_keeps_geometry_per_view():
         H = out['view_homography'][v]
         crop = out['view_crop_bbox'][v]
         assert 0 <= crop[0] < crop[2] <= 90 and 0 <= crop[1] < crop[3] <= 120
-        assert out['view_flip'][v] == (H[0, 0] < 0)
         np.testing.assert_allclose(view_region(H, (64, 64)), crop)
 
 
@@ -107,7 +105,7 @@ def test_box_pairs_back_project_to_one_region(seed):
         boxes, valid = res['scrl_boxes'], res['scrl_box_valid']
         assert boxes.shape == (2, 10, 4) and valid.shape == (10, )
         assert not boxes[:, ~valid].any()
-        flips.update(map(bool, res['view_flip']))
+        flips.update(bool(H[0, 0] < 0) for H in res['view_homography'])
         for v in range(2):
             b = boxes[v, valid]
             assert (b[:, :2] >= 0).all() and (b[:, 2:] <= size).all()
@@ -178,8 +176,7 @@ def test_sampler_statistics(fallback):
 
 
 def _iou(b):
-    from mmscrl.models.utils.box_geometry import box_iou
-    return box_iou(b, b)
+    return bbox_overlaps(b, b)
 
 
 def test_sampler_zero_overlap_and_tiny_overlap():
@@ -263,4 +260,20 @@ def test_config_pipeline_packs_and_collates(repo_root):
     s = data['data_samples'][0]
     assert tuple(s.scrl_boxes.shape) == (2, 10, 4)
     assert s.scrl_box_valid.dtype in (np.bool_, torch.bool)
-    assert s.view_crop_bbox.shape == (2, 4)
+
+
+def test_sampler_reuses_view_regions():
+    """The sampler reads ``view_crop_bbox`` from MultiViewWithGeometry
+    instead of recomputing it; both paths draw the same pairs."""
+    views = two_views(112)
+    sampler = TRANSFORMS.build(dict(type='SCRLBoxPairSampler', min_size=16))
+    for seed in range(5):
+        np.random.seed(seed)
+        res = views(dict(img=np.zeros((150, 200, 3), np.uint8)))
+        bare = {k: res[k] for k in ('view_homography', 'view_img_shape')}
+        state = np.random.get_state()
+        with_regions = sampler(dict(res))
+        np.random.set_state(state)
+        without = sampler(bare)
+        for k in ('scrl_boxes', 'scrl_box_valid'):
+            np.testing.assert_array_equal(with_regions[k], without[k])

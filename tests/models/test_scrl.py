@@ -14,9 +14,9 @@ from mmpretrain.structures import DataSample
 from torchvision.ops import roi_align
 
 import mmscrl  # noqa: F401
-from mmscrl.models.utils.box_geometry import box_pairs_to_rois
 from mmscrl.models.utils.losses import symmetric_regression_loss
 from mmscrl.registry import MODELS
+from mmscrl.structures.bbox import box_pairs_to_rois
 
 init_default_scope('mmscrl')
 

@@ -5,13 +5,12 @@ official code Jiahao000/ORL ``openselfsup/datasets/orl.py``).
 
 Pure functions (tested directly):
 
-* :func:`box_iou_xywh` - IoU of two ``(x, y, w, h)`` boxes.
 * :func:`jitter_box` - the official ``aug_bbox``: the second box of an
   intra-RoI pair.
 * :func:`crop_patch` - PIL-style crop (zero padding outside the image) and a
   bilinear resize, i.e. torchvision ``resized_crop`` on a PIL image.
 * :func:`get_orl_rng` - the random generator of the ORL sampling, seeded per
-  rank, dataloader worker and epoch (spec quirk 2, choice B).
+  rank, dataloader worker and epoch.
 
 Transforms:
 
@@ -31,28 +30,15 @@ from mmcv.transforms import BaseTransform, Compose
 from mmengine.dist import get_dist_info
 
 from mmscrl.registry import TRANSFORMS
+from mmscrl.structures.bbox import bbox_overlaps
 
 __all__ = [
-    'box_iou_xywh', 'jitter_box', 'crop_patch', 'get_orl_rng',
+    'jitter_box', 'crop_patch', 'get_orl_rng',
     'ORLCropPatches', 'ORLMultiView'
 ]
 
 #: order of the views in ``results['img']`` / the model's ``inputs``
 ORL_VIEW_KEYS = ('img1', 'img2', 'ipatch1', 'ipatch2', 'kpatch1', 'kpatch2')
-
-
-def box_iou_xywh(box1: Sequence[float], box2: Sequence[float]) -> float:
-    """IoU of two boxes in ``(x, y, w, h)`` (official ``get_iou``).
-
-    Returns 0 when the union is empty.
-    """
-    x1, y1, w1, h1 = (float(v) for v in box1[:4])
-    x2, y2, w2, h2 = (float(v) for v in box2[:4])
-    iw = max(min(x1 + w1, x2 + w2) - max(x1, x2), 0.)
-    ih = max(min(y1 + h1, y2 + h2) - max(y1, y2), 0.)
-    inter = iw * ih
-    union = w1 * h1 + w2 * h2 - inter
-    return inter / union if union > 0 else 0.
 
 
 def jitter_box(box: Sequence[float],
@@ -103,7 +89,8 @@ def jitter_box(box: Sequence[float],
                 or new_y + new_h > img_h):
             continue
         new_box = (new_x, new_y, new_w, new_h)
-        if iou_thr is None or box_iou_xywh(new_box, (x, y, w, h)) > iou_thr:
+        if iou_thr is None or bbox_overlaps(
+                new_box, (x, y, w, h), box_format='xywh')[0, 0] > iou_thr:
             return np.asarray(new_box, dtype=np.float32)
     return np.asarray((x, y, w, h), dtype=np.float32)
 
@@ -153,9 +140,8 @@ def get_orl_rng() -> np.random.Generator:
 
     The official code reseeds ``random`` of every dataloader worker with its
     worker id on every GPU and every epoch (OpenSelfSup ``build_loader``), so
-    the kNN, box and jitter draws repeat across GPUs and epochs (spec quirk
-    2). Here (choice B) the generator is seeded from ``SeedSequence([seed,
-    rank])`` where ``seed`` is torch's per-worker seed (``base_seed +
+    the kNN, box and jitter draws repeat across GPUs and epochs. Here the
+    generator is seeded from ``SeedSequence([seed, rank])`` where ``seed`` is torch's per-worker seed (``base_seed +
     worker_id``; PyTorch draws a new ``base_seed`` from the main process for
     every epoch's iterator) or, without workers, ``torch.initial_seed()``
     (which mmengine sets from ``randomness.seed``). Persistent workers keep

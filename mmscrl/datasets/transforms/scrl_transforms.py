@@ -11,14 +11,15 @@ the two augmented views came from in the original image. mmpretrain's
   compose an original-to-view 3x3 ``homography_matrix`` into ``results``
   (mmdet's convention), at the moment they transform the image;
 * :class:`MultiViewWithGeometry` runs one pipeline per view and keeps each
-  view's homography, crop box in original pixels, flip flag and output size;
+  view's homography, crop box in original pixels and output size;
 * :class:`SCRLBoxPairSampler` draws the spatially matched box pairs per
-  sample, inside dataloader workers (the official code does it in Python
-  loops on the main process: spec quirk 7);
+  sample (:func:`sample_scrl_box_pairs`), inside dataloader workers (the
+  official code draws them for the whole batch in Python loops on the
+  training process, between data loading and the forward pass);
 * :class:`ResizeBlur` is the official blur (down- then up-scaling).
 """
 import copy
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -27,11 +28,10 @@ from mmcv.transforms import RandomFlip as MMCVRandomFlip
 from mmcv.transforms.utils import cache_randomness
 from mmpretrain.datasets.transforms import RandomResizedCrop
 
-from mmscrl.models.utils.box_geometry import (crop_resize_homography,
-                                              flip_homography, is_flipped,
-                                              sample_scrl_box_pairs,
-                                              view_region)
 from mmscrl.registry import TRANSFORMS
+from mmscrl.structures.bbox import (bbox_overlaps, box_intersection,
+                                    clip_boxes, crop_resize_homography,
+                                    flip_homography, map_boxes, view_region)
 
 
 class _RecordsGeometry:
@@ -51,9 +51,10 @@ class RandomResizedCropWithGeometry(_RecordsGeometry, RandomResizedCrop):
     Same sampling (torchvision's algorithm, as in the official code) and
     arguments as :class:`mmpretrain.datasets.transforms.RandomResizedCrop`.
 
-    **Added/modified keys:** ``img``, ``img_shape``, ``homography_matrix``
-    ((3, 3) float64, original -> current pixels, composed as ``T @ H``) and
-    ``crop_bbox`` ((4,) xyxy of this crop in the *input* image's pixels).
+    **Added/modified keys:** ``img``, ``img_shape`` and
+    ``homography_matrix`` ((3, 3) float64, original -> current pixels,
+    composed as ``T @ H``); the crop region follows from it
+    (:func:`mmscrl.structures.bbox.view_region`).
     """
 
     def transform(self, results: dict) -> dict:
@@ -72,9 +73,6 @@ class RandomResizedCropWithGeometry(_RecordsGeometry, RandomResizedCrop):
             backend=self.backend)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
-        results['crop_bbox'] = np.array(
-            [offset_w, offset_h, offset_w + target_w, offset_h + target_h],
-            dtype=np.float64)
         self._record_homography(
             results,
             crop_resize_homography(offset_w, offset_h, target_w, target_h,
@@ -186,8 +184,12 @@ class MultiViewWithGeometry(BaseTransform):
     - ``view_homography``: (V, 3, 3) float64, original -> view pixels;
     - ``view_img_shape``: (V, 2) int64 ``(h, w)`` of each view;
     - ``view_crop_bbox``: (V, 4) float64 xyxy region of the original image
-      each view shows (from the recorded homography);
-    - ``view_flip``: (V,) bool, horizontally mirrored or not.
+      each view shows (from the recorded homography; computed once here,
+      checked to lie inside the image, and reused by
+      :class:`SCRLBoxPairSampler`).
+
+    Whether a view is mirrored is ``H[0, 0] < 0``
+    (:func:`mmscrl.structures.bbox.is_flipped`).
 
     Args:
         transforms (list[list[dict | callable]]): One pipeline per group.
@@ -219,7 +221,7 @@ class MultiViewWithGeometry(BaseTransform):
             self.transforms.extend([pipe] * n)
 
     def transform(self, results: dict) -> dict:
-        imgs, Hs, shapes, crops, flips = [], [], [], [], []
+        imgs, Hs, shapes, crops = [], [], [], []
         ori_h, ori_w = results['img'].shape[:2]
         for pipe in self.transforms:
             inputs = copy.deepcopy(results)
@@ -239,12 +241,10 @@ class MultiViewWithGeometry(BaseTransform):
             Hs.append(H)
             shapes.append(shape)
             crops.append(crop)
-            flips.append(is_flipped(H))
         results['img'] = imgs
         results['view_homography'] = np.stack(Hs)
         results['view_img_shape'] = np.array(shapes, dtype=np.int64)
         results['view_crop_bbox'] = np.stack(crops)
-        results['view_flip'] = np.array(flips, dtype=bool)
         return results
 
     def __repr__(self) -> str:
@@ -254,17 +254,134 @@ class MultiViewWithGeometry(BaseTransform):
         return s + ')'
 
 
+def sample_scrl_box_pairs(H1: np.ndarray,
+                          shape1: Sequence[int],
+                          H2: np.ndarray,
+                          shape2: Sequence[int],
+                          num_boxes: int = 10,
+                          min_size: int = 32,
+                          iou_thr: float = 0.5,
+                          max_tries: int = 50,
+                          fallback: str = 'keep_last',
+                          randint=np.random.randint,
+                          regions: Optional[Sequence[np.ndarray]] = None
+                          ) -> Tuple[np.ndarray, np.ndarray]:
+    """Sample spatially matched box pairs in the overlap of two views.
+
+    Follows ``SCRLBoxGenerator.generate`` (grid-based branch, no jitter):
+
+    1. Intersect the two crop regions in original pixels; no overlap -> no
+       boxes.
+    2. Work in the frame of the less-zoomed view per axis
+       (``s_min = min(s^1, s^2)``, ``s^v = out_v / crop_v``): the overlap is
+       ``W x H = round(int_w * s_w_min) x round(int_h * s_h_min)`` pixels;
+       ``W <= min_size`` or ``H <= min_size`` -> no boxes.
+    3. Each candidate: per axis independently, ``div ~ U[1, W // min + 1)``,
+       grid cell ``g = W / div``, cell ``c ~ U[0, div)``,
+       ``size ~ U[min, g + 1)``, ``pos = U[0, g - size + 1) + int(c * g)``.
+    4. The first box is accepted; later ones need IoU < ``iou_thr`` with all
+       kept boxes of the image (IoU is invariant under the per-axis affine
+       maps between frames, so it equals the official view-1 IoU). After
+       ``max_tries`` failures ``fallback='keep_last'`` keeps the last
+       candidate (the official code) and ``'skip'`` drops it (the paper's
+       description: boxes overlapping too much are not used).
+    5. Map the box (same original-image rectangle) into both views through
+       ``H1``/``H2`` (flips handled by :func:`map_boxes`) and clip to the view.
+       Deliberate deviation: ``round()`` in step 2 can make the sampling
+       frame up to 0.5 px (less-zoomed view) larger than the overlap; we clip
+       each candidate to the overlap (before the IoU test), so a pair always
+       covers one original rectangle. The official code clips each
+       view separately, leaving such boxes mismatched by <= 0.5 px of the
+       less-zoomed view (a box side may thus be 31.5 instead of 32 px).
+
+    Args:
+        H1, H2 (ndarray): (3, 3) original-to-view homographies.
+        shape1, shape2 (tuple): ``(h, w)`` of the views.
+        num_boxes (int): Pairs per image (K). Defaults to 10.
+        min_size (int): Minimum box side in the less-zoomed view, in pixels.
+            Defaults to 32 (one stride-32 cell at 224 px).
+        iou_thr (float): IoU threshold among an image's boxes. Defaults to 0.5.
+        max_tries (int): Candidates per box. Defaults to 50.
+        fallback (str): ``'keep_last'`` (official) or ``'skip'``.
+        randint (callable): ``randint(low, high)`` drawing from
+            ``[low, high)``.
+            Defaults to ``np.random.randint`` (seeded per dataloader worker by
+            MMEngine).
+        regions (Sequence[ndarray], optional): The two views' crop regions
+            ((4,) xyxy in original pixels), when the caller already has
+            them (``view_crop_bbox`` of :class:`MultiViewWithGeometry`).
+            Defaults to None: computed from ``H`` and the view shape.
+
+    Returns:
+        tuple[ndarray, ndarray]: ``boxes1, boxes2``, each ``(n, 4)`` float32
+        xyxy in its view's pixels, ``0 <= n <= num_boxes``.
+    """
+    if fallback not in ('keep_last', 'skip'):
+        raise ValueError(f'fallback must be "keep_last" or "skip", '
+                         f'got "{fallback}"')
+    empty = np.zeros((0, 4), dtype=np.float32)
+    if regions is None:
+        regions = (view_region(H1, shape1), view_region(H2, shape2))
+    r1, r2 = regions
+    inter = box_intersection(r1, r2)
+    if inter is None:
+        return empty, empty.copy()
+    s_w = min(abs(H1[0, 0]), abs(H2[0, 0]))
+    s_h = min(abs(H1[1, 1]), abs(H2[1, 1]))
+    W_max, H_max = (inter[2] - inter[0]) * s_w, (inter[3] - inter[1]) * s_h
+    W, H = round(W_max), round(H_max)
+    if min_size >= W or min_size >= H:
+        return empty, empty.copy()
+    div_w_range = int(W / min_size) + 1
+    div_h_range = int(H / min_size) + 1
+
+    kept = []  # boxes in the sampling (less-zoomed) frame
+    kept_arr = np.zeros((0, 4))
+    for i in range(num_boxes):
+        accepted = False
+        for _ in range(max_tries):
+            div_w, div_h = randint(1, div_w_range), randint(1, div_h_range)
+            grid_w, grid_h = W / div_w, H / div_h
+            grid_x, grid_y = randint(0, div_w), randint(0, div_h)
+            box_w = randint(min_size, int(grid_w + 1))
+            box_h = randint(min_size, int(grid_h + 1))
+            box_x = randint(0, int(grid_w - box_w + 1)) + int(grid_x * grid_w)
+            box_y = randint(0, int(grid_h - box_h + 1)) + int(grid_y * grid_h)
+            # round() above may make the frame <= 0.5 px larger than the
+            # overlap: clip to it, so a pair stays one original rectangle
+            cand = (box_x, box_y, min(box_x + box_w, W_max),
+                    min(box_y + box_h, H_max))
+            if i == 0 or iou_thr >= 1.0 or (bbox_overlaps(
+                    cand, kept_arr) < iou_thr).all():
+                accepted = True
+                break
+        if accepted or fallback == 'keep_last':
+            kept.append(cand)
+            kept_arr = np.asarray(kept, dtype=np.float64)
+    if not kept:
+        return empty, empty.copy()
+    kept = kept_arr
+    # sampling frame -> original pixels
+    orig = np.empty_like(kept)
+    orig[:, 0::2] = inter[0] + kept[:, 0::2] / s_w
+    orig[:, 1::2] = inter[1] + kept[:, 1::2] / s_h
+    boxes1 = clip_boxes(map_boxes(orig, H1), shape1).astype(np.float32)
+    boxes2 = clip_boxes(map_boxes(orig, H2), shape2).astype(np.float32)
+    return boxes1, boxes2
+
+
 @TRANSFORMS.register_module()
 class SCRLBoxPairSampler(BaseTransform):
     """Sample SCRL's spatially matched box pairs for views 1 and 2.
 
     Runs per sample after :class:`MultiViewWithGeometry`; the sampling is
-    :func:`mmscrl.models.utils.box_geometry.sample_scrl_box_pairs` (official
+    :func:`sample_scrl_box_pairs` (official
     ``SCRLBoxGenerator``, grid-based, no jitter). Boxes are padded to a fixed
     K so that ``default_collate`` works; pack them with
     ``PackInputs(algorithm_keys=['scrl_boxes', 'scrl_box_valid'])``.
 
-    **Required keys:** ``view_homography``, ``view_img_shape``.
+    **Required keys:** ``view_homography``, ``view_img_shape``;
+    ``view_crop_bbox`` is used when present (else computed).
 
     **Added keys:**
 
@@ -318,7 +435,8 @@ class SCRLBoxPairSampler(BaseTransform):
             min_size=self.min_size,
             iou_thr=self.iou_thr,
             max_tries=self.max_tries,
-            fallback=self.fallback)
+            fallback=self.fallback,
+            regions=results.get('view_crop_bbox'))
         n = len(b1)
         boxes = np.zeros((2, self.num_boxes, 4), dtype=np.float32)
         boxes[0, :n], boxes[1, :n] = b1, b2

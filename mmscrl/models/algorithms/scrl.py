@@ -9,7 +9,7 @@ from mmpretrain.models import BaseSelfSupervisor, CosineEMA
 from mmpretrain.structures import DataSample
 
 from mmscrl.registry import MODELS
-from ..utils.box_geometry import box_pairs_to_rois
+from mmscrl.structures.bbox import box_pairs_to_rois
 from ..utils.losses import symmetric_regression_loss
 
 
@@ -26,31 +26,32 @@ class SCRL(BaseSelfSupervisor):
     ``l = 2 - 2 cos``. Both views (and all boxes) go through one forward pass,
     so (Sync)BN statistics are joint, as in the official code.
 
-    Official-code choices (spec ``scrl.md`` section 5):
+    Where this differs from, or pins down, the official code:
 
-    - quirk 1, target init: **B**, the target starts as a copy of the online
-      network (``CosineEMA`` copies on its first update). The official code
+    - target init: the target starts as a copy of the online network
+      (``CosineEMA`` copies on its first update); the official code
       initialises it independently at random.
-    - quirks 2/3, optimizer: **B**, set in the configs (LARS with all BN
-      parameters and biases excluded from LARS and weight decay; excluded
-      parameters step with ``lr * g``, not the official ``lr^2 * g``).
-    - quirk 4, IoU fallback: **A** (keep the last candidate), in the sampler.
-    - quirk 5, EMA timing: **B**, the target is updated inside :meth:`loss`
-      before its forward (mmpretrain style). The official update runs after
-      ``optimizer.step``: both blend the same online weights into the target
-      used at iteration ``i``, but here with the cosine momentum of index
-      ``i`` instead of ``i - 1`` (one step ahead, negligible). Momentum
-      follows mmpretrain's ``CosineEMA`` convention
-      ``m = 1 - tau``: ``base_momentum`` 0.03 (tau 0.97, 200 ep) / 0.004
-      (tau 0.996, 1000 ep), annealed to 0. Only parameters are averaged; the
-      target BN uses batch statistics (train mode) and its buffers are copied.
-    - quirk 7, box sampling: **B**, per sample in dataloader workers.
-    - quirk 9, RoI ``.squeeze()``: **B**, features are flattened to (N, C),
-      so K = 1 works.
-    - quirk 10, online linear probe: **B**, off (pre-training on unlabeled
-      data); no labels are used.
-    - quirk 11, precision: configs use ``AmpOptimWrapper`` (A); RoIAlign runs
-      in fp32.
+    - optimizer (set in the configs): LARS with all BN parameters and biases
+      excluded from LARS adaptation and weight decay; excluded parameters
+      step with ``lr * g`` (the official code effectively uses
+      ``lr^2 * g`` for them).
+    - IoU fallback: after ``max_tries`` rejected candidates the last one is
+      kept, as official (in the sampler).
+    - EMA timing: the target is updated inside :meth:`loss` before its
+      forward (mmpretrain style), while the official code updates it after
+      ``optimizer.step``, so the cosine momentum index is one step ahead
+      of the official schedule (negligible). Momentum follows
+      mmpretrain's ``CosineEMA`` convention ``m = 1 - tau``:
+      ``base_momentum`` 0.03 (tau 0.97, 200 ep) / 0.004 (tau 0.996,
+      1000 ep), annealed to 0. Only parameters are averaged; the target BN
+      uses batch statistics (train mode) and its buffers are copied.
+    - box sampling: per sample in dataloader workers (official: per batch
+      on the training process); the boxes reach the device as one (2N, 5)
+      RoI tensor per batch.
+    - RoI features are flattened to (N, C) (the official ``.squeeze()``
+      breaks for K = 1).
+    - no online linear probe (pre-training on unlabeled data; no labels).
+    - precision: configs use ``AmpOptimWrapper``; RoIAlign runs in fp32.
 
     Args:
         backbone (dict): Backbone config, e.g. ResNet-50 ``out_indices=(3,)``;
@@ -144,15 +145,16 @@ class SCRL(BaseSelfSupervisor):
                 'pipeline must run SCRLBoxPairSampler after the two views '
                 "and pack its keys: PackInputs(algorithm_keys=['scrl_boxes',"
                 " 'scrl_box_valid'])")
+        # boxes arrive on the host (NumPy from the dataloader): gather the
+        # RoI rows there and move them to the device as one tensor
         boxes = torch.stack([
-            torch.as_tensor(s.scrl_boxes, dtype=torch.float32, device=device)
+            torch.as_tensor(s.scrl_boxes, dtype=torch.float32)
             for s in data_samples
         ])
-        valid = torch.stack([
-            torch.as_tensor(s.scrl_box_valid, device=device)
-            for s in data_samples
-        ])
+        valid = torch.stack(
+            [torch.as_tensor(s.scrl_box_valid) for s in data_samples])
         rois, num_pairs = box_pairs_to_rois(boxes, valid)
+        rois = rois.to(device, non_blocking=True)
         with_image = self.image_loss_weight != 0
 
         # online network: one pass over both views and all boxes
