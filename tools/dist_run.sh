@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one torchrun launcher every dist_*.sh wrapper uses.
 # Usage: tools/dist_run.sh GPUS SCRIPT [script args...]   (SCRIPT gets --launcher from its wrapper)
-# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON (python).
+# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
+#      PYTHON (default: $MMSCRL_VENV/bin/python, else <repo>/.venv/bin/python,
+#      else python from PATH; see tools/find_python.sh).
 # Without CUDA the processes run on CPU over gloo (see mmscrl/compat.py).
 GPUS=$1
 SCRIPT=$2
@@ -11,11 +13,11 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+. "$ROOT/tools/find_python.sh"
 
 PYTHONPATH="$ROOT":${PYTHONPATH:-} \
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-exec $PYTHON -m torch.distributed.run \
+exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args...]
-# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON.
+# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
+#      PYTHON / MMSCRL_VENV (default: <repo>/.venv; see tools/find_python.sh).
 # Without CUDA the processes train on CPU over gloo (one process per "GPU").
 CONFIG=$1
 GPUS=$2

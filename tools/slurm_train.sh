@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
 #        tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py args...]
+# Env: PYTHON / MMSCRL_VENV (default: <repo>/.venv; see tools/find_python.sh).
 set -x
 PARTITION=$1
 JOB_NAME=$2
@@ -10,8 +11,8 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-ROOT="$(dirname "$0")/.."
-PYTHON=${PYTHON:-python}
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/tools/find_python.sh"
 
 PYTHONPATH="$ROOT":${PYTHONPATH:-} \
 srun -p "${PARTITION}" \
@@ -22,4 +23,4 @@ srun -p "${PARTITION}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    $PYTHON -u "$ROOT/tools/train.py" "$CONFIG" --launcher="slurm" "$@"
+    "$PYTHON" -u "$ROOT/tools/train.py" "$CONFIG" --launcher="slurm" "$@"

@@ -5,7 +5,8 @@
 #   Works for FPN and C4 configs (every mmscrl.PretrainedBackbone init_cfg, i.e. the
 #   backbone and the C4 res5 head, gets PRETRAIN); dist_train_{fpn,c4}.sh also check
 #   the detector kind. Needs no `mim`.
-# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON (python).
+# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
+#      PYTHON / MMSCRL_VENV (default: <repo>/.venv; see tools/find_python.sh).
 set -e
 CONFIG=$1
 PRETRAIN=$2

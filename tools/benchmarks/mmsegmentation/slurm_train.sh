@@ -13,8 +13,8 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-4}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$HERE/../../.."
-PYTHON=${PYTHON:-python}
+ROOT="$(cd "$HERE/../../.." && pwd)"
+. "$ROOT/tools/find_python.sh"
 
 PYTHONPATH="$ROOT":${PYTHONPATH:-} \
 srun -p "${PARTITION}" \
@@ -25,5 +25,5 @@ srun -p "${PARTITION}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    $PYTHON -u "$HERE/train.py" "$CONFIG" --pretrained "$PRETRAIN" \
+    "$PYTHON" -u "$HERE/train.py" "$CONFIG" --pretrained "$PRETRAIN" \
     --launcher="slurm" "$@"
