@@ -192,7 +192,7 @@ class ThrottledProgress:
                   flush=True)
         if self.enabled:
             from mmengine.utils import ProgressBar
-            self.bar = ProgressBar(total)
+            self.bar = ProgressBar(total, file=sys.stdout)
 
     def update(self, n: int = 1) -> None:
         if not self.enabled:
@@ -294,7 +294,8 @@ class ChunkedJob:
             return False
         try:
             with np.load(chunk.path, allow_pickle=False) as z:
-                stored = json.loads(str(z['chunk_fingerprint']))
+                stored = json.loads(str(z['chunk_fingerprint'])) \
+                    if 'chunk_fingerprint' in z.files else None
                 span = (int(z['start']), int(z['end']))
             for s in self.side_suffixes:
                 side = side_path(chunk, s)
@@ -308,7 +309,8 @@ class ChunkedJob:
                   flush=True)
             self._remove(chunk)
             return False
-        diff = self._diff(stored)
+        diff = ['fingerprint (the chunk has none: written by an older '
+                'mmscrl)'] if stored is None else self._diff(stored)
         if span != (chunk.start, chunk.end):
             diff.insert(0, f'item range (chunk: {span}, this run: '
                         f'{(chunk.start, chunk.end)})')

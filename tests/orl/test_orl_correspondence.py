@@ -124,3 +124,31 @@ def test_resume_reuses_embeddings(tiny_set, tmp_path):
         run_correspondence(model, str(root / 'images'), names, raw,
                            knn[:, ::-1].copy(), str(tmp_path / 'c.npz'),
                            work, **kw)
+
+
+def test_float16_cache_halves_disk_keeps_pairs(tiny_set, tmp_path):
+    """The default float16 embedding cache: half the bytes of float32, the
+    same boxes, and (on these images) the same pairs."""
+    root, names, model, raw, knn = tiny_set
+    kw = dict(filter_cfg=FILTER, ratio=0.25, patch_size=32, num_workers=0,
+              emb_chunk=3, pair_chunk=4, progress_interval=1000)
+    runs = {}
+    for dtype in ('float32', 'float16'):
+        work = tmp_path / dtype
+        corr, _ = run_correspondence(model, str(root / 'images'), names,
+                                     raw, knn, str(tmp_path / f'{dtype}.npz'),
+                                     str(work), emb_dtype=dtype, **kw)
+        embs = [np.load(p) for p in sorted(work.glob('emb_*.npy'))]
+        assert {e.dtype for e in embs} == {np.dtype(dtype)}
+        runs[dtype] = corr, sum(e.nbytes for e in embs)
+    (c32, b32), (c16, b16) = runs['float32'], runs['float16']
+    assert b16 * 2 == b32
+    assert c16.info['fingerprint']['emb_dtype'] == 'float16'
+    for i in range(len(names)):
+        np.testing.assert_array_equal(c16.boxes[i], c32.boxes[i])
+        for a, b in zip(c16.pairs[i], c32.pairs[i]):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match='emb_dtype must be one of'):
+        run_correspondence(model, str(root / 'images'), names, raw, knn,
+                           str(tmp_path / 'x.npz'), str(tmp_path / 'x'),
+                           emb_dtype='bfloat16', **kw)
