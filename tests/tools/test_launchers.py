@@ -1,0 +1,80 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Launchers find the project's Python without an activated venv."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+DEMO_CFG = 'configs/demo/byol_resnet18_1xb8-coslr-20i_demo.py'
+
+
+def _env_without_venv(**extra):
+    """No PYTHON, MMSCRL_VENV, VIRTUAL_ENV or venv ``bin`` on PATH."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ('PYTHON', 'MMSCRL_VENV', 'VIRTUAL_ENV', 'PYTHONPATH')
+    }
+    venv_bin = osp.dirname(sys.executable)
+    env['PATH'] = os.pathsep.join(
+        p for p in env.get('PATH', '').split(os.pathsep)
+        if p and osp.abspath(p) != venv_bin)
+    env['OMP_NUM_THREADS'] = '1'
+    env.update(extra)
+    return env
+
+
+def _resolve(repo_root, **env):
+    """What tools/find_python.sh picks for a given environment."""
+    script = f'ROOT={repo_root}; . {repo_root}/tools/find_python.sh; ' \
+        'echo "$PYTHON"'
+    return subprocess.run(['bash', '-c', script],
+                          env=_env_without_venv(**env),
+                          capture_output=True, text=True)
+
+
+def test_find_python_order(repo_root, tmp_path):
+    if not osp.isfile(osp.join(repo_root, '.venv', 'bin', 'python')):
+        pytest.skip('no <repo>/.venv (tools/setup/install.sh not run)')
+    out = _resolve(repo_root)
+    assert out.stdout.strip() == osp.join(repo_root, '.venv', 'bin',
+                                          'python')
+    assert _resolve(repo_root, PYTHON='/x/py').stdout.strip() == '/x/py'
+    venv = tmp_path / 'other'
+    (venv / 'bin').mkdir(parents=True)
+    (venv / 'bin' / 'python').symlink_to(sys.executable)
+    out = _resolve(repo_root, MMSCRL_VENV=str(venv))
+    assert out.stdout.strip() == str(venv / 'bin' / 'python')
+    # PYTHON beats MMSCRL_VENV
+    out = _resolve(repo_root, MMSCRL_VENV=str(venv), PYTHON='/x/py')
+    assert out.stdout.strip() == '/x/py'
+
+
+def test_find_python_names_a_broken_venv(repo_root, tmp_path):
+    out = _resolve(repo_root, MMSCRL_VENV=str(tmp_path / 'missing'))
+    assert out.returncode == 2
+    assert str(tmp_path / 'missing') in out.stderr
+
+
+def test_dist_train_without_activated_venv(tmp_path, repo_root,
+                                           random_image_dir):
+    """The README's headline command, run from a shell without the venv."""
+    if osp.dirname(osp.dirname(sys.executable)) != osp.join(
+            repo_root, '.venv'):
+        pytest.skip('the test interpreter is not <repo>/.venv')
+    work = tmp_path / 'work'
+    out = subprocess.run([
+        'bash',
+        osp.join(repo_root, 'tools', 'dist_train.sh'),
+        osp.join(repo_root, DEMO_CFG), '1', '--work-dir',
+        str(work), '--cfg-options',
+        f'train_dataloader.dataset.data_root={random_image_dir}',
+        'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2',
+        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False'
+    ], cwd=tmp_path, env=_env_without_venv(PORT='29547'),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
+    assert (work / 'iter_2.pth').is_file()
