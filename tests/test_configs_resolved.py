@@ -58,7 +58,23 @@ _ORL_INIT = [
 # ORL loaders keep the last, smaller batch as the official code (the
 # demos use an InfiniteSampler, where drop_last has no effect)
 _ORL_LAST = [('train_dataloader.drop_last', True, False)]
+# DenseCL: the official init moves from code (official_init=True) into the
+# model config; the built model is initialised as before
+_DENSECL_INIT = [
+    ('model.official_init', True, MISSING),
+    ('model.backbone.init_cfg', MISSING, [
+        dict(type='Kaiming', layer='Conv2d', mode='fan_in',
+             nonlinearity='relu'),
+        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]),
+    ('model.neck.init_cfg', MISSING,
+     dict(type='Kaiming', layer='Linear', mode='fan_in',
+          nonlinearity='relu')),
+]
 INTENDED_CHANGES = {
+    'densecl/densecl_resnet50_8xb32-coslr-200e_in1k.py': _DENSECL_INIT,
+    'densecl/densecl_resnet50_8xb32-coslr-800e_coco.py': _DENSECL_INIT,
+    'demo/densecl_resnet18_1xb8-coslr-20i_demo.py': _DENSECL_INIT,
+    'demo/densecl_resnet18_1xb32-coslr-500i_demo.py': _DENSECL_INIT,
     'orl/orl_resnet50_8xb64-stage1-coslr-800e_coco.py': _ORL_INIT + _ORL_LAST,
     'orl/orl_resnet50_8xb64-stage3-coslr-800e_coco.py': _ORL_INIT + _ORL_LAST,
     'demo/orl_resnet18_1xb32-coslr-500i_demo.py': _ORL_INIT + _ORL_LAST,
@@ -170,7 +186,14 @@ def expected(old_resolved, new_path):
     """The snapshot of a config with its intended changes applied; checks
     that each change's old value is what the snapshot holds."""
     exp = copy.deepcopy(old_resolved)
-    for dotted, old, new in INTENDED_CHANGES.get(new_path, []):
+    changes = list(INTENDED_CHANGES.get(new_path, []))
+    if exp.get('default_scope') == 'mmscrl':  # on _base_/default_runtime.py
+        changes.append(('default_hooks.non_finite', MISSING,
+                        dict(type='NonFiniteCheckHook')))
+    if new_path == 'demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py':
+        changes.append(('model.backbone.init_cfg', None, dict(
+            type='mmscrl.PretrainedBackbone', checkpoint=None)))
+    for dotted, old, new in changes:
         assert _get(exp, dotted) == canonical(old), (
             f'{new_path}: intended change of {dotted!r} expects old value '
             f'{old!r}, the snapshot holds {_get(exp, dotted)!r}')

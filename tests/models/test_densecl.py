@@ -99,10 +99,23 @@ def test_loss_and_queues_match_mmpretrain_densecl():
         torch.testing.assert_close(p_o, p_r, atol=1e-5, rtol=0, msg=name)
 
 
+def _official_init_kwargs():
+    """Backbone/neck of ``_model_cfg`` with the init_cfg of the config."""
+    from mmengine.config import Config
+    base = Config.fromfile(osp.join(
+        osp.dirname(__file__), '..', '..',
+        'configs/_base_/models/densecl_r50.py')).model
+    cfg = _model_cfg()
+    return dict(
+        backbone=dict(cfg['backbone'], init_cfg=base.backbone.init_cfg),
+        neck=dict(cfg['neck'], init_cfg=base.neck.init_cfg))
+
+
 def test_deliberate_difference_official_init():
-    """Pinned: ours defaults to the official init, mmpretrain does not."""
+    """Pinned: the DenseCL config gives the official init, mmpretrain's
+    defaults do not."""
     torch.manual_seed(0)
-    ours = _build()
+    ours = _build(**_official_init_kwargs())
     torch.manual_seed(0)
     ref = _build('DenseCL')
     # layer3.0.conv1: 256x128x3x3, fan_in 1152, fan_out 2304
@@ -121,8 +134,8 @@ def test_deliberate_difference_official_init():
     # dense 1x1 convs keep the PyTorch default in both (official too)
     assert torch.count_nonzero(ours.neck.mlp2[0].bias) > 0
     assert ours.neck.mlp2[0].weight.abs().max() <= 1 / math.sqrt(512) + 1e-6
-    # official_init=False gives mmpretrain's init
-    plain = _build(official_init=False)
+    # without the config's init_cfg: mmpretrain's init
+    plain = _build()
     assert torch.count_nonzero(plain.neck.mlp[0].bias) > 0
     # an explicit init_cfg in the config wins
     custom = _build(neck=dict(

@@ -32,7 +32,14 @@ def test_recipe(path, repo_root):
     assert m.head.temperature == 0.2
     assert m.backbone.depth == 50 and m.backbone.norm_cfg.type == 'BN'
     if algo == 'DenseCLOfficial':
-        assert m.loss_lambda == 0.5 and m.official_init
+        assert m.loss_lambda == 0.5
+    # official init (OpenSelfSup): Kaiming fan_in convs / Linears, BN 1
+    conv_init, norm_init = m.backbone.init_cfg
+    assert (conv_init.type, conv_init.layer, conv_init.mode) == (
+        'Kaiming', 'Conv2d', 'fan_in')
+    assert (norm_init.type, norm_init.val) == ('Constant', 1)
+    assert (m.neck.init_cfg.layer, m.neck.init_cfg.mode) == (
+        'Linear', 'fan_in')
     opt = cfg.optim_wrapper.optimizer
     assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == (
         'SGD', lr, 0.9, 1e-4)
@@ -63,7 +70,7 @@ def test_r50_model_builds_with_official_init(repo_root):
         model = MODELS.build(cfg.model)
     assert model.queue.shape == model.queue2.shape == (128, 65536)
     assert model.backbone.init_cfg[0]['mode'] == 'fan_in'
-    assert model.neck.init_cfg[0]['layer'] == 'Linear'
+    assert model.neck.init_cfg['layer'] == 'Linear'
     assert model.neck.mlp2[0].in_channels == 2048
 
 

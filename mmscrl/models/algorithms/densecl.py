@@ -1,5 +1,4 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-import copy
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -17,27 +16,6 @@ from ..utils.dense_correspondence import (dense_argmax_match,
                                           flatten_normalize,
                                           global_contrastive_logits)
 from ..utils.queue import check_queue_divisible, enqueue_
-
-#: Official backbone init (OpenSelfSup ``ResNet.init_weights``): Kaiming
-#: normal fan_in for convs, weight 1 / bias 0 for norms.
-OFFICIAL_BACKBONE_INIT = [
-    dict(type='Kaiming', layer='Conv2d', mode='fan_in',
-         nonlinearity='relu'),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-]
-#: Official neck init (``DenseCLNeck.init_weights(init_linear='kaiming')``):
-#: only ``nn.Linear`` (fan_in, bias 0); the dense 1x1 convs keep PyTorch's.
-OFFICIAL_NECK_INIT = [
-    dict(type='Kaiming', layer='Linear', mode='fan_in', nonlinearity='relu')
-]
-
-
-def _with_default_init(cfg, init_cfg):
-    """Give a module config ``init_cfg`` unless it sets its own."""
-    if isinstance(cfg, dict) and cfg.get('init_cfg') is None:
-        cfg = dict(cfg, init_cfg=copy.deepcopy(init_cfg))
-    return cfg
-
 
 @MODELS.register_module()
 class DenseCLOfficial(BaseSelfSupervisor):
@@ -70,11 +48,11 @@ class DenseCLOfficial(BaseSelfSupervisor):
 
     Deliberate choices (see ``configs/densecl/README.md``):
 
-    - ``official_init=True`` (default) gives the backbone Kaiming-normal
-      fan_in convs with BN weight 1 and the neck's Linears Kaiming fan_in,
-      like the official code. mmpretrain's ``DenseCL`` uses mmpretrain's
-      ResNet default (Kaiming **fan_out**) and PyTorch-default Linears; a
-      ``init_cfg`` set in the backbone/neck config always wins.
+    - The official init (backbone Kaiming-normal fan_in convs with BN
+      weight 1, neck Linears Kaiming fan_in) is the ``init_cfg`` of the
+      backbone and neck in ``configs/_base_/models/densecl_r50.py``; built
+      without it, the modules keep mmpretrain's defaults (ResNet Kaiming
+      **fan_out**, PyTorch-default Linears), as mmpretrain's ``DenseCL``.
     - The key encoder is a copy of the initialised query right after
       :meth:`init_weights` (official: at construction, after init); the EMA's
       own copy on its first update is then a no-op. mmpretrain only copies
@@ -103,8 +81,6 @@ class DenseCLOfficial(BaseSelfSupervisor):
             0.001 (paper m = 0.999). Values in (0.5, 1) are refused as the
             inverted convention.
         loss_lambda (float): Weight λ of the dense loss. Defaults to 0.5.
-        official_init (bool): Apply the official init to backbone and neck
-            configs that have no ``init_cfg``. Defaults to True.
         pretrained (str, optional): Checkpoint loaded into the whole model
             (query and, via :meth:`init_weights`, key). Defaults to None.
         data_preprocessor (dict, optional): Defaults to None, i.e.
@@ -121,7 +97,6 @@ class DenseCLOfficial(BaseSelfSupervisor):
                  feat_dim: int = 128,
                  momentum: float = 0.001,
                  loss_lambda: float = 0.5,
-                 official_init: bool = True,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -134,9 +109,6 @@ class DenseCLOfficial(BaseSelfSupervisor):
         if queue_len <= 0:
             raise ValueError(f'DenseCLOfficial: queue_len={queue_len} must '
                              'be positive')
-        if official_init:
-            backbone = _with_default_init(backbone, OFFICIAL_BACKBONE_INIT)
-            neck = _with_default_init(neck, OFFICIAL_NECK_INIT)
         super().__init__(
             backbone=backbone,
             neck=neck,
