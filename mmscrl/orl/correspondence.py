@@ -28,7 +28,7 @@ cache dtype; plus kNN hash, k and pair ratio for pass 2); a restart with
 the same settings skips finished chunks. Under ``torchrun`` the chunks are
 dealt round-robin over the ranks (mmengine.dist); rank 0 merges.
 """
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch

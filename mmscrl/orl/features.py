@@ -1,9 +1,9 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Stage-1 model loading and the two feature extractors of ORL stage 2.
 
-* **Image features for kNN** (official ``ExtractorHook``/``Extractor``): eval mode, torchvision
-  ``Resize(256) -> CenterCrop(224) -> ToTensor -> Normalize`` (PIL
-  bilinear), then the *online projector* output (neck of backbone C5),
+* **Image features for kNN** (official ``ExtractorHook``/``Extractor``):
+  eval mode, torchvision ``Resize(256) -> CenterCrop(224) -> ToTensor ->
+  Normalize`` (PIL bilinear), then the *online projector* output (neck of backbone C5),
   L2-normalised (256-d for ORL).
 * **RoI embeddings** (official ``CorrespondenceDataset`` +
   ``Correspondence.forward_test``): each filtered box is cut with

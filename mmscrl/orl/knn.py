@@ -2,8 +2,8 @@
 """Blocked cosine kNN with explicit self-exclusion (ORL stage 2a).
 
 The official notebook (Jiahao000/ORL ``tools/coco_knn_image_retrieval.ipynb``)
-ranks the full N x N similarity matrix, takes the top ``k + 1`` and drops column 0 assuming it is the image itself. Two deliberate
-changes:
+ranks the full N x N similarity matrix, takes the top ``k + 1`` and drops
+column 0 assuming it is the image itself. Two deliberate changes:
 
 * the query's own index is masked (``-inf``) before ranking, so a duplicate
   image (identical feature, tied similarity) can never push the query out of
@@ -101,7 +101,8 @@ def knn_search(query,
     return out_idx.numpy(), out_val.numpy()
 
 
-def knn_brute_force(feats: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
+def knn_brute_force(feats: np.ndarray,
+                    k: int) -> Tuple[np.ndarray, np.ndarray]:
     """Reference: full similarity matrix, self masked, stable descending
     sort (ties by ascending index). O(N^2) memory; for tests only."""
     feats = np.asarray(feats, dtype=np.float64)

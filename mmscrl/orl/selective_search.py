@@ -7,8 +7,9 @@ read with PIL, converted to RGB and then to BGR for OpenCV-contrib's
 150, inc_k 150, sigma 0.8), and **all** raw ``(x, y, w, h)`` boxes are kept
 in OpenCV's output order (filtering happens in stage 2c).
 
-Determinism (a deliberate difference from the official tool): OpenCV ranks the merged regions by
-``rand() / RAND_MAX * level`` with the C library's ``rand()``, so the box
+Determinism (a deliberate difference from the official tool): OpenCV ranks
+the merged regions by ``rand() / RAND_MAX * level`` with the C library's
+``rand()``, so the box
 *order* (and hence the greedy IoU filter of stage 2c) depends on the process'
 C RNG state. ``cv2.setRNGSeed`` seeds OpenCV's own ``cv::RNG`` only and does
 not make this deterministic (checked with OpenCV 4.11). We therefore call
@@ -184,7 +185,8 @@ def run_selective_search(data_root: str,
     job = ChunkedJob(work_dir, 'ss', len(names), chunk_size, fp,
                      'selective search', overwrite_stale,
                      progress_interval=progress_interval)
-    compute = partial(_compute_chunk, data_root=data_root, mode=mode, base_seed=base_seed,
+    compute = partial(_compute_chunk, data_root=data_root, mode=mode,
+                      base_seed=base_seed,
                       ss_kwargs=dict(base_k=base_k, inc_k=inc_k,
                                      sigma=sigma))
 

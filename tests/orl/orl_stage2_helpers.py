@@ -1,5 +1,6 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Fixtures-as-functions for the ORL stage-2 tests (tiny images, tiny model)."""
+"""Fixtures-as-functions for the ORL stage-2 tests (tiny images, tiny
+model)."""
 import os
 import os.path as osp
 

@@ -62,8 +62,8 @@ def make_photo_images(root: str, n: int, h: int, w: int, seed: int = 0):
     for i in range(n):
         s = rng.uniform(0.4, 1.0)
         ch, cw = int(sh * s), int(sw * s)
-        y, x = int(rng.integers(0, sh - ch + 1)), int(rng.integers(0,
-                                                                   sw - cw + 1))
+        y = int(rng.integers(0, sh - ch + 1))
+        x = int(rng.integers(0, sw - cw + 1))
         img = cv2.resize(src[y:y + ch, x:x + cw], (w, h),
                          interpolation=cv2.INTER_LINEAR)
         if rng.random() < 0.5:
