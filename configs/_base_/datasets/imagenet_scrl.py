@@ -16,7 +16,7 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
 
-# to use Gaussian blur instead of the official ResizeBlur (spec quirk 6 B):
+# to use Gaussian blur instead of the official ResizeBlur:
 #   dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
 #        magnitude_std='inf', prob=1.0 / 0.1)
 view_pipeline1 = [

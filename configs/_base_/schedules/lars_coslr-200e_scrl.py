@@ -2,8 +2,9 @@
 # LARS (trust 0.001, eps 1e-8) on SGD momentum 0.9, wd 1e-6, lr 0.45 per 256
 # (set lr = 0.45 * total_batch / 256 in the full config), 10-epoch linear
 # warm-up then cosine to 0, both per iteration. All BN parameters and biases
-# skip LARS and weight decay (spec quirk 3 B; the official substring rule
-# misses some BN weights) and step with lr * g (quirk 2 B; official lr^2 * g).
+# skip LARS and weight decay (the official substring rule misses some BN
+# weights) and step with lr * g (the official code applies lr twice,
+# lr^2 * g); see configs/scrl/README.md.
 # Mixed precision as the official default (AMP + dynamic loss scale).
 optim_wrapper = dict(
     type='AmpOptimWrapper',
