@@ -1,0 +1,22 @@
+# Linear probe on ImageNet-1k, the BYOL protocol as in mmpretrain's BYOL
+# benchmark: frozen ResNet-50, global average pooling, a linear classifier
+# trained 90 epochs with LARS (lr 1.6, momentum 0.9, no weight decay) and
+# cosine decay, batch 8 GPUs x 512; same augmentation and evaluation as the
+# SGD probe.
+#
+# The backbone comes from any mmscrl / released checkpoint through
+# mmscrl.PretrainedBackbone (tools/benchmarks/classification/dist_train.sh).
+_base_ = 'mmpretrain::byol/benchmarks/resnet50_8xb512-linear-coslr-90e_in1k.py'  # noqa: E501
+
+custom_imports = dict(imports=['mmscrl'], allow_failed_imports=False)
+
+# zero_init_residual=False: mmpretrain's ResNet.init_weights otherwise zeroes
+# the last BN weight of every block after any non-``Pretrained`` initializer
+# has loaded it.
+model = dict(
+    backbone=dict(
+        frozen_stages=4,
+        zero_init_residual=False,
+        init_cfg=dict(
+            _delete_=True, type='mmscrl.PretrainedBackbone',
+            checkpoint=None)))

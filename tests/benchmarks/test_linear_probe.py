@@ -1,0 +1,190 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Linear-probe configs: resolve to mmpretrain's protocols with our
+initializer, build, load a checkpoint and train 2 iterations on tiny data;
+the kNN evaluation tool on the same tiny data (1 and 2 processes)."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import mmscrl  # noqa: F401
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG_DIR = osp.join(REPO, 'configs', 'benchmarks', 'classification')
+CONFIGS = {
+    'sgd': 'imagenet/resnet50_linear-8xb32-steplr-100e_in1k.py',
+    'lars': 'imagenet/resnet50_linear-8xb512-lars-coslr-90e_in1k.py',
+}
+TOOLS = osp.join(REPO, 'tools', 'benchmarks', 'classification')
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+train_tool = _load(osp.join(TOOLS, 'train.py'), '_linear_train')
+knn_tool = _load(osp.join(TOOLS, 'knn_eval.py'), '_knn_eval')
+
+
+@pytest.fixture(scope='module')
+def tiny_cls(tmp_path_factory):
+    """Two colour classes, 6 train + 4 val images each (folder layout)."""
+    root = tmp_path_factory.mktemp('cls')
+    rng = np.random.default_rng(0)
+    colours = {'red': (0, 0, 220), 'blue': (220, 0, 0)}
+    for split, n in (('train', 6), ('val', 4)):
+        for name, colour in colours.items():
+            d = root / split / name
+            d.mkdir(parents=True)
+            for i in range(n):
+                img = rng.integers(0, 60, (40, 40, 3)).astype(np.uint8)
+                x, y = rng.integers(0, 16, 2)
+                img[y:y + 24, x:x + 24] = colour
+                cv2.imwrite(str(d / f'{i}.png'), img)
+    return root
+
+
+@pytest.fixture(scope='module')
+def ssl_ckpt(tmp_path_factory):
+    from mmpretrain.models import ResNet
+    torch.manual_seed(0)
+    net = ResNet(depth=18)
+    state = {f'backbone.{k}': v for k, v in net.state_dict().items()}
+    state.update({f'target_net.0.{k}': v for k, v in
+                  net.state_dict().items()})
+    path = tmp_path_factory.mktemp('ck') / 'epoch_1.pth'
+    torch.save(dict(meta=dict(epoch=1), state_dict=state), str(path))
+    return str(path), net.state_dict()
+
+
+def shrink(cfg, root):
+    cfg.model.backbone.depth = 18
+    cfg.model.head.in_channels = 512
+    cfg.model.head.num_classes = 2
+    cfg.model.head.topk = (1, )
+    cfg.data_preprocessor.num_classes = 2
+    small = [dict(type='LoadImageFromFile'),
+             dict(type='Resize', scale=(32, 32)), dict(type='PackInputs')]
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.update(batch_size=4, num_workers=0, persistent_workers=False)
+        loader.dataset = dict(
+            type='CustomDataset', data_root=str(root),
+            data_prefix='val' if split == 'test' else split,
+            pipeline=small)
+    cfg.val_evaluator = cfg.test_evaluator = dict(type='Accuracy', topk=(1, ))
+    cfg.train_cfg = dict(by_epoch=False, max_iters=2, val_interval=2)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
+    return cfg
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_config_protocol(name):
+    cfg = Config.fromfile(osp.join(CFG_DIR, CONFIGS[name]))
+    assert cfg.default_scope == 'mmpretrain'
+    bb = cfg.model.backbone
+    assert bb.type == 'ResNet' and bb.depth == 50 and bb.frozen_stages == 4
+    assert bb.zero_init_residual is False
+    assert dict(bb.init_cfg) == dict(type='mmscrl.PretrainedBackbone',
+                                     checkpoint=None)
+    assert cfg.model.neck.type == 'GlobalAveragePooling'
+    opt = cfg.optim_wrapper.optimizer
+    if name == 'sgd':
+        assert (opt.type, opt.lr, opt.weight_decay) == ('SGD', 30., 0.)
+        assert cfg.param_scheduler[0].milestones == [60, 80]
+        assert cfg.train_cfg.max_epochs == 100
+        assert cfg.train_dataloader.batch_size == 32
+    else:
+        assert (opt.type, opt.lr, opt.weight_decay) == ('LARS', 1.6, 0.)
+        assert cfg.train_cfg.max_epochs == 90
+        assert cfg.train_dataloader.batch_size == 512
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_train_two_iterations_frozen(name, tiny_cls, ssl_ckpt, tmp_path,
+                                     monkeypatch):
+    ckpt, ref = ssl_ckpt
+    cfg = shrink(Config.fromfile(osp.join(CFG_DIR, CONFIGS[name])),
+                 tiny_cls)
+    cfg_file = tmp_path / 'tiny.py'
+    cfg.dump(str(cfg_file))
+    captured = {}
+    from mmengine.runner import Runner
+    original = Runner.train
+
+    def train(self):
+        captured['runner'] = self
+        return original(self)
+
+    monkeypatch.setattr(Runner, 'train', train)
+    train_tool.main([str(cfg_file), '--pretrained', ckpt, '--work-dir',
+                     str(tmp_path / 'work')])
+    runner = captured['runner']
+    assert runner.iter == 2
+    assert 'val/accuracy/top1' in runner.message_hub.log_scalars
+    # the frozen backbone still holds the checkpoint after training
+    state = runner.model.backbone.state_dict()
+    for key, value in ref.items():
+        if not key.endswith('num_batches_tracked'):
+            torch.testing.assert_close(state[key], value, msg=key)
+
+
+def _knn_cfg(tiny_cls, tmp_path):
+    cfg = shrink(Config.fromfile(osp.join(CFG_DIR, CONFIGS['sgd'])),
+                 tiny_cls)
+    path = tmp_path / 'knn_cfg.py'
+    cfg.dump(str(path))
+    return str(path)
+
+
+def test_knn_eval_single_process(tiny_cls, ssl_ckpt, tmp_path, capsys):
+    cfg = _knn_cfg(tiny_cls, tmp_path)
+    out = tmp_path / 'knn.json'
+    acc = knn_tool.main([cfg, ssl_ckpt[0], '--k', '1', '3', '--out',
+                         str(out)])
+    assert set(acc) == {'k1_top1', 'k1_top5', 'k3_top1', 'k3_top5'}
+    saved = json.loads(out.read_text())
+    assert saved['num_train'] == 12 and saved['num_val'] == 8
+    assert saved['accuracy'] == acc
+    # two classes: top-5 is always right
+    assert acc['k3_top5'] == 100.
+    assert 0. <= acc['k1_top1'] <= 100.
+    assert 'extracting 12 images' in capsys.readouterr().out
+
+
+def test_knn_eval_two_processes_match_one(tiny_cls, ssl_ckpt, tmp_path):
+    """torchrun with 2 CPU processes (gloo) gives the same accuracies."""
+    cfg = _knn_cfg(tiny_cls, tmp_path)
+    one = knn_tool.main([cfg, ssl_ckpt[0], '--k', '1', '3'])
+    out = tmp_path / 'knn2.json'
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29731',
+               OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        ['bash', osp.join(TOOLS, 'dist_knn_eval.sh'), cfg, ssl_ckpt[0], '2',
+         '--k', '1', '3', '--batch-size', '3', '--out', str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = json.loads(out.read_text())
+    assert two['num_train'] == 12 and two['num_val'] == 8
+    assert two['accuracy'] == pytest.approx(one)
+
+
+def test_knn_eval_bad_config(tmp_path):
+    cfg = Config(dict(model=dict(backbone=dict(type='ResNet', depth=18)),
+                      val_dataloader=dict(dataset=dict(type='X'))))
+    path = tmp_path / 'bad.py'
+    cfg.dump(str(path))
+    with pytest.raises(KeyError, match='no pipeline'):
+        knn_tool.main([str(path), 'random'])

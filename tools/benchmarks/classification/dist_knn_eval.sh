@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# kNN evaluation of a frozen backbone on N processes (torchrun).
+# Usage: tools/benchmarks/classification/dist_knn_eval.sh CONFIG CHECKPOINT GPUS [knn_eval.py args...]
+#   e.g. ... configs/benchmarks/classification/imagenet/resnet50_linear-8xb32-steplr-100e_in1k.py \
+#            work_dirs/densecl/epoch_200.pth 8 --k 20 200 --out knn.json
+# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON (python).
+set -e
+CONFIG=$1
+CHECKPOINT=$2
+GPUS=$3
+shift 3
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+exec bash "$ROOT/tools/dist_run.sh" "$GPUS" "$HERE/knn_eval.py" "$CONFIG" \
+    "$CHECKPOINT" --launcher pytorch "$@"

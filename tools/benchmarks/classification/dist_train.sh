@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Train + evaluate a linear probe on a frozen pre-trained backbone.
+# Usage: tools/benchmarks/classification/dist_train.sh CONFIG PRETRAIN GPUS [train.py args...]
+#   PRETRAIN: a full mmscrl checkpoint, a backbone-only / released file, or "random".
+#   The configs' batch is per GPU (8xb32: 8 GPUs x 32 images); keep the GPU count
+#   of the config name or scale the lr. Needs no `mim`.
+# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON (python).
+set -e
+CONFIG=$1
+PRETRAIN=$2
+GPUS=$3
+shift 3
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+exec bash "$ROOT/tools/dist_run.sh" "$GPUS" "$HERE/train.py" "$CONFIG" \
+    --pretrained "$PRETRAIN" --launcher pytorch "$@"
