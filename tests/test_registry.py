@@ -1,7 +1,5 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """The three ways to reach mmscrl classes, and the name-clash rule."""
-import os
-import os.path as osp
 import subprocess
 import sys
 import textwrap
@@ -56,7 +54,8 @@ def test_scoped_name_from_another_project(name):
 
 
 def test_custom_imports_in_fresh_process(tmp_path):
-    """Full path: a foreign config file with custom_imports and a scoped type."""
+    """Full path: a foreign config file with custom_imports and a scoped
+    type."""
     cfg_file = tmp_path / 'foreign.py'
     name = _our_names(R.MODELS)[0]
     cfg_file.write_text(
@@ -104,7 +103,8 @@ def test_clash_with_upstream_name_is_refused():
     'MODELS', 'TRANSFORMS', 'DATASETS', 'HOOKS', 'METRICS', 'OPTIMIZERS'
 ])
 def test_no_clash_with_mmdet(reg_name):
-    """Our names are distinct from mmdet's too (transfer configs mix scopes)."""
+    """Our names are distinct from mmdet's too (transfer configs mix
+    scopes)."""
     import mmdet.registry as D
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)

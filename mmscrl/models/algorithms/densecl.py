@@ -17,6 +17,7 @@ from ..utils.dense_correspondence import (dense_argmax_match,
                                           global_contrastive_logits)
 from ..utils.queue import check_queue_divisible, enqueue_
 
+
 @MODELS.register_module()
 class DenseCLOfficial(BaseSelfSupervisor):
     """DenseCL, faithful to the paper and the official code.
