@@ -18,6 +18,9 @@ import numpy as np
 #: keys that are bookkeeping, not curves
 IGNORED_KEYS = ('iter', 'step', 'epoch', 'time', 'data_time', 'memory',
                 'mode', 'eta')
+#: records with a key of these prefixes and no ``iter`` are drawn at their
+#: ``step``, the training iteration (``BoxKNNHook``'s ``knn/*``)
+STEP_IS_ITER_PREFIXES = ('knn/', )
 
 
 def find_scalar_file(path: str) -> str:
@@ -72,6 +75,9 @@ def load_scalars(path: str) -> List[Dict]:
             # mmengine logs validation at step=epoch (0 in iteration-based
             # runs): draw it at the last training iteration before it
             rec['x'] = last_train_x if rec['is_val'] else x
+            if 'iter' not in rec and 'step' in rec and any(
+                    str(k).startswith(STEP_IS_ITER_PREFIXES) for k in rec):
+                rec['x'] = rec['step']
             if not rec['is_val']:
                 last_train_x = x
             records.append(rec)

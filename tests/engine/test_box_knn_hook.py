@@ -121,3 +121,19 @@ def test_hook_missing_file_is_named(tmp_path):
     runner = _runner(tmp_path, max_iters=1)
     with pytest.raises(FileNotFoundError, match='none.json'):
         hook.evaluate(runner)
+
+
+def test_curves_draw_knn_at_its_iteration(demo, tmp_path):
+    from mmscrl.visualization.curves import load_scalars, plot_curves
+    runner = _runner(tmp_path, dict(type='BoxKNNHook',
+                                    ann_file=demo['ann_train'],
+                                    img_dir=demo['train'], interval=2,
+                                    img_size=64), max_iters=3)
+    runner.train()
+    recs = load_scalars(str(tmp_path))
+    knn = [r for r in recs if 'knn/box_top1' in r]
+    assert [r['x'] for r in knn] == [2, 3]
+    assert all(r['is_val'] for r in knn)
+    out = plot_curves({'run': recs}, str(tmp_path / 'c.png'),
+                      keys=['loss', 'knn/box_top1', 'knn/image_top1'])
+    assert osp.getsize(out) > 0
