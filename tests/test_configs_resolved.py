@@ -79,7 +79,10 @@ INTENDED_CHANGES = {
     'orl/orl_resnet50_8xb64-stage3-coslr-800e_coco.py': _ORL_INIT + _ORL_LAST,
     'demo/orl_resnet18_1xb32-coslr-500i_demo.py': _ORL_INIT + _ORL_LAST,
     'demo/scrl_resnet18_1xb32-coslr-500i_demo.py': _DEMO_SCRL_LOADER,
-    'demo/byol_resnet18_1xb32-coslr-500i_demo.py': _DEMO_SCRL_LOADER,
+    'demo/byol_resnet18_1xb32-coslr-500i_demo.py': _DEMO_SCRL_LOADER + [
+        # the SCRL demo's backbone dict, explicit default (4 stages)
+        ('model.backbone.num_stages', MISSING, 4),
+    ],
     # now inherits the SCRL LARS block: the defaults made explicit
     'demo/byol_resnet18_1xb8-coslr-20i_demo.py': [
         ('optim_wrapper.optimizer.eta', MISSING, 0.001),

@@ -5,25 +5,20 @@
 # BYOL). Also ORL's stage 1 in tools/demo/run_all_demos.py.
 _base_ = ['./scrl_resnet18_1xb32-coslr-500i_demo.py']
 
+# the SCRL demo's backbone, projector (now on the pooled C5) and predictor
+scrl = _base_.model
 model = dict(
     _delete_=True,
     type='BYOL',
-    base_momentum=0.03,  # 1 - tau (tau 0.97), as the SCRL demo
+    base_momentum=scrl.base_momentum,  # 1 - tau (tau 0.97)
     data_preprocessor={{_base_.data_preprocessor}},
-    backbone=dict(type='ResNet', depth=18, out_indices=(3, ),
-                  norm_cfg=dict(type='BN'), zero_init_residual=False),
-    neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=1024,
-              out_channels=128, num_layers=2, with_bias=True,
-              with_last_bn=False, with_last_bias=False, with_avg_pool=True,
-              norm_cfg=dict(type='BN1d')),
+    backbone=scrl.backbone,
+    neck=dict(scrl.neck, with_avg_pool=True),
     head=dict(
         type='LatentPredictHead',
         loss=dict(type='CosineSimilarityLoss'),
-        predictor=dict(type='NonLinearNeck', in_channels=128,
-                       hid_channels=1024, out_channels=128, num_layers=2,
-                       with_bias=True, with_last_bn=False,
-                       with_last_bias=False, with_avg_pool=False,
-                       norm_cfg=dict(type='BN1d'))))
+        predictor=scrl.predictor))
+del scrl
 
 train_dataloader = dict(
     dataset=dict(pipeline=[
