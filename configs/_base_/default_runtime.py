@@ -8,6 +8,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # stop a diverging run (NaN/Inf loss term, parameter or buffer) before
+    # it writes a checkpoint; a default hook, so configs that set their own
+    # custom_hooks keep it
+    non_finite=dict(type='NonFiniteCheckHook'),
 )
 
 env_cfg = dict(

@@ -1,9 +1,10 @@
 # Transfer benchmark of the demo: Faster R-CNN R18-FPN on the labeled demo
 # split at 128 px, 300 iterations, batch 8 (tools/demo/run_demo.py).
-# The backbone is randomly initialised here; run_demo.py sets
-#   model.backbone.init_cfg = dict(type='Pretrained', checkpoint=CKPT,
-#                                  prefix='backbone.')
-# for the pre-trained run, everything else identical (same seed).
+# The backbone is loaded by mmscrl.PretrainedBackbone as in the detection
+# benchmarks; the demo sets its checkpoint with set_pretrained of
+# tools/benchmarks/mmdetection/train.py (or drops it for the random-init
+# run), everything else identical (same seed). checkpoint=None refuses to
+# train, so the detector never starts from scratch by accident.
 # As in the SSL transfer protocols, all stages are fine-tuned and BN layers
 # train (norm_eval=False), so the random-init baseline is not handicapped
 # by frozen random statistics; 128 px images need small anchors (scale 4).
@@ -20,7 +21,7 @@ model = dict(
         frozen_stages=-1,
         norm_eval=False,
         norm_cfg=dict(type='BN', requires_grad=True),
-        init_cfg=None),
+        init_cfg=dict(type='mmscrl.PretrainedBackbone', checkpoint=None)),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
     rpn_head=dict(
         in_channels=128,

@@ -4,14 +4,20 @@ in its smallest setting (tiny data, 4 iterations per stage)."""
 import importlib.util
 import json
 import os.path as osp
+import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from mmscrl.demo.pipeline import (detector_config, format_results,
-                                  read_last_metrics, scale_iter_schedule,
-                                  set_data_root)
+sys.path.insert(
+    0,
+    osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+        'tools', 'demo'))
+from demo_workflow import (detector_config, format_results,  # noqa: E402
+                           read_last_metrics, scale_iter_schedule,
+                           set_data_root)
 
 DET_CFG = 'configs/demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py'
 SCRL_CFG = 'configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py'
@@ -156,7 +162,7 @@ def test_run_all_demos_orl_smallest(repo_root, tmp_path):
 
 
 def test_first_nan_loss_iter(tmp_path):
-    from mmscrl.demo.pipeline import first_nan_loss_iter
+    from demo_workflow import first_nan_loss_iter
     vis = tmp_path / '20260101_000000' / 'vis_data'
     vis.mkdir(parents=True)
     (vis / 'scalars.json').write_text(

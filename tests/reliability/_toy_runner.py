@@ -6,9 +6,7 @@ itself half-way through writing the file whose name contains ``NAME``
 (a real kill: no Python cleanup runs).
 """
 import argparse
-import builtins
 import os
-import signal
 
 import torch
 from mmengine.model import BaseModel
@@ -59,38 +57,6 @@ def make_runner(work_dir, max_iters=4, resume=False, name='toy',
         default_scope=scope)
 
 
-def _kill_while_writing(target):
-    real_open = builtins.open
-
-    class HalfWriter:
-
-        def __init__(self, f):
-            self.f = f
-
-        def write(self, data):
-            self.f.write(data[:len(data) // 2])
-            self.f.flush()
-            os.fsync(self.f.fileno())
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
-
-    def fake_open(file, mode='r', *args, **kwargs):
-        f = real_open(file, mode, *args, **kwargs)
-        if target in os.path.basename(str(file)) and 'w' in mode:
-            return HalfWriter(f)
-        return f
-
-    builtins.open = fake_open
-
-
 if __name__ == '__main__':
     p = argparse.ArgumentParser()
     p.add_argument('work_dir')
@@ -101,6 +67,7 @@ if __name__ == '__main__':
     if not args.no_mmscrl:
         import mmscrl  # noqa: F401
     if args.kill_writing:
-        _kill_while_writing(args.kill_writing)
+        from _kill_on_write import kill_while_writing
+        kill_while_writing(args.kill_writing)
     make_runner(args.work_dir, name=f'toy_{os.getpid()}',
                 scope='mmengine' if args.no_mmscrl else 'mmscrl').train()

@@ -13,7 +13,8 @@ is the BYOL demo run (shared with the BYOL row), stage 2 the tools in
 tools/orl/ (image kNN, selective search, RoI pairs; sizes scaled to the
 128 px demo images), stage 3 the ORL demo config. Writes
 ``<work-dir>/results.{md,json}``; a method that fails is reported as not
-available with its error (no number). Finished stages are reused on reruns.
+available with its error (no number). Finished stages are reused on reruns;
+an interrupted stage resumes from its last checkpoint.
 ``--smallest`` is the CI setting (tiny data, a few iterations).
 """
 import argparse
@@ -85,9 +86,10 @@ def main(argv=None):
     args = parse_args(argv)
     import mmscrl  # noqa: F401
 
+    from demo_workflow import (Banner, format_results, pretrain_config,
+                               run_detector, run_train, write_results)
+
     from mmscrl.demo import ensure_demo_dataset
-    from mmscrl.demo.pipeline import (Banner, format_results, pretrain_config,
-                                      run_detector, run_train, write_results)
 
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
     work_dir = osp.abspath(args.work_dir)

@@ -13,17 +13,19 @@ then print ``init | bbox AP | AP50`` and write
 ``<work-dir>/results.{md,json}``.
 
 The defaults take about 15 minutes on 2 CPU cores. Finished stages are
-reused when the job is run again with the same settings (delete the work dir
-or pass ``--force`` to start over). ``--smallest`` is the CI setting (a
-couple of minutes: tiny data, a few iterations, numbers meaningless).
+reused when the job is run again with the same settings, and a stage that
+was interrupted (Ctrl-C, a kill) resumes from its last checkpoint (pass
+``--force`` to start over). ``--smallest`` is the CI setting (a couple of
+minutes: tiny data, a few iterations, numbers meaningless). The building
+blocks are in ``demo_workflow.py`` next to this script.
 """
 import argparse
 import os
 import os.path as osp
-import shutil
 import sys
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+HERE = osp.dirname(osp.abspath(__file__))
+REPO_ROOT = osp.dirname(osp.dirname(HERE))
 
 # the ~15 min setting on 2 CPU cores (README's first command)
 DEFAULTS = dict(
@@ -77,7 +79,8 @@ def parse_args(argv=None):
     p.add_argument('--skip-random', action='store_true',
                    help='do not train the random-init baseline')
     p.add_argument('--force', action='store_true',
-                   help='delete the work dir first (no reuse)')
+                   help='delete the stages and results in the work dir '
+                   'first (no reuse; refused if it holds other files)')
     return p.parse_args(argv)
 
 
@@ -104,18 +107,19 @@ def resolve(args):
 def main(argv=None):
     args = parse_args(argv)
     opts = resolve(args)
-    sys.path.insert(0, REPO_ROOT)
+    sys.path.insert(0, HERE)
     import mmscrl  # noqa: F401
+    from demo_workflow import (Banner, format_results, pretrain_config,
+                               remove_demo_work_dir, run_detector, run_train,
+                               write_results)
     from mmengine.config import Config
 
     from mmscrl.demo import ensure_demo_dataset
-    from mmscrl.demo.pipeline import (Banner, format_results, pretrain_config,
-                                      run_detector, run_train, write_results)
 
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
     work_dir = osp.abspath(args.work_dir)
-    if args.force and osp.isdir(work_dir):
-        shutil.rmtree(work_dir)
+    if args.force:
+        remove_demo_work_dir(work_dir)
     banner = Banner(total=3 if args.skip_random else 4)
 
     banner('demo data')

@@ -1,5 +1,5 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Building blocks of the demo job (``tools/demo/run_demo.py``).
+"""Building blocks of the demo jobs (``run_demo.py``, ``run_all_demos.py``).
 
 Pre-train a self-supervised model on the unlabeled demo images, then train
 the same detector twice on the labeled split -- once with the pre-trained
@@ -10,10 +10,22 @@ Every training stage runs ``tools/train.py`` in a subprocess on a config
 that this module derives from a repository config and dumps into the
 stage's work dir (``config.py``), so each stage is an ordinary, reproducible
 mmengine run. A stage writes ``demo_stage.json`` when it finishes; a rerun
-with the same settings skips finished stages (resumable).
+with the same settings skips finished stages. A stage interrupted mid-way
+(Ctrl-C, a kill, a crash) resumes from its last checkpoint: every stage
+saves :data:`SAVES_PER_STAGE` times (atomically, see :mod:`mmscrl.compat`)
+and a rerun passes ``--resume`` when the stage's ``last_checkpoint`` exists.
+
+The detector's backbone is initialised by ``mmscrl.PretrainedBackbone``,
+set by ``set_pretrained`` of ``tools/benchmarks/mmdetection/train.py``: the
+same initializer and the same function as the detection benchmarks.
+
+The demo only deletes what it wrote: a stage folder is reset (other
+settings) only if it holds the demo's own ``demo_pending.json`` or
+``demo_stage.json``; a non-empty folder without them is refused.
 """
 import copy
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -27,6 +39,11 @@ from mmengine.config import Config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGE_FILE = 'demo_stage.json'
+PENDING_FILE = 'demo_pending.json'
+RESULT_FILES = ('results.md', 'results.json')
+#: checkpoints per training stage (the last one at the stage's end), so an
+#: interrupted stage loses at most 1/SAVES_PER_STAGE of its iterations
+SAVES_PER_STAGE = 5
 
 
 class Banner:
@@ -58,6 +75,68 @@ def _atomic_write(path: str, text: str) -> None:
     with open(tmp, 'w') as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def _is_stage_dir(path: str) -> bool:
+    return osp.isdir(path) and (osp.isfile(osp.join(path, PENDING_FILE))
+                                or osp.isfile(osp.join(path, STAGE_FILE)))
+
+
+def remove_demo_work_dir(work_dir: str) -> None:
+    """Delete a demo work dir's stages and results (``--force``).
+
+    Only stage folders (holding ``demo_pending.json`` or
+    ``demo_stage.json``), the results files and the ORL stage-2 folder are
+    removed, and only if nothing else is in ``work_dir``.
+
+    Raises:
+        FileExistsError: ``work_dir`` holds files the demo did not write
+            (they are named); nothing is deleted then.
+    """
+    if not osp.isdir(work_dir):
+        return
+    ours, foreign = [], []
+    for name in sorted(os.listdir(work_dir)):
+        path = osp.join(work_dir, name)
+        if (name in RESULT_FILES and osp.isfile(path)) or _is_stage_dir(path) \
+                or (name == 'orl_stage2' and osp.isdir(path)):
+            ours.append(path)
+        else:
+            foreign.append(path)
+    if foreign:
+        raise FileExistsError(
+            f'--force: {work_dir} holds {len(foreign)} entries the demo did '
+            f'not write ({", ".join(foreign[:5])}); refusing to delete '
+            'anything. Choose another --work-dir or move them away.')
+    for path in ours:
+        if osp.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def set_checkpoint_interval(cfg: Config,
+                            saves: int = SAVES_PER_STAGE) -> Config:
+    """Save ``saves`` times per run (keeping only the newest checkpoint).
+
+    Args:
+        cfg (Config): Iteration-based config with a ``CheckpointHook``.
+        saves (int): Checkpoints per run; the last lands on the last
+            iteration. Defaults to :data:`SAVES_PER_STAGE`.
+
+    Returns:
+        Config: ``cfg``, modified in place.
+    """
+    max_iters = int(cfg.train_cfg.max_iters)
+    ckpt = cfg.default_hooks.get('checkpoint', None)
+    if ckpt is None:
+        raise KeyError(f'{cfg.filename}: default_hooks.checkpoint is needed '
+                       'to resume an interrupted demo stage')
+    ckpt['by_epoch'] = False
+    ckpt['interval'] = max(1, -(-max_iters // max(1, saves)))
+    ckpt['max_keep_ckpts'] = 1
+    ckpt['save_last'] = True
+    return cfg
 
 
 def scale_iter_schedule(cfg: Config, max_iters: int) -> Config:
@@ -219,8 +298,13 @@ def run_train(cfg: Config, work_dir: str, settings: Dict,
             banner.info(f'reusing finished run in {work_dir}')
         done['reused'] = True
         return done
-    pending = osp.join(work_dir, 'demo_pending.json')
-    if osp.isdir(work_dir):
+    pending = osp.join(work_dir, PENDING_FILE)
+    if osp.isdir(work_dir) and os.listdir(work_dir):
+        if not _is_stage_dir(work_dir):
+            raise FileExistsError(
+                f'{work_dir} is a non-empty folder that is not a demo stage '
+                f'(no {PENDING_FILE}/{STAGE_FILE}); refusing to reuse or '
+                'delete it. Choose another --work-dir.')
         same = False
         if osp.isfile(pending):
             with open(pending) as f:
@@ -240,6 +324,8 @@ def run_train(cfg: Config, work_dir: str, settings: Dict,
     ]
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')  # continue an interrupted run
+        if banner:
+            banner.info('resuming the interrupted run in ' + work_dir)
     env = dict(os.environ)
     env.update(extra_env or {})
     if banner:
@@ -281,24 +367,32 @@ def pretrain_config(config: str, data_root: str, max_iters: Optional[int],
         loader.num_workers = num_workers
         loader.persistent_workers = num_workers > 0
     cfg.randomness = dict(seed=seed)
-    # a finished pre-training only needs its last checkpoint
-    ckpt = cfg.default_hooks.get('checkpoint', None)
-    if ckpt is not None:
-        ckpt['interval'] = cfg.train_cfg.max_iters
-        ckpt['max_keep_ckpts'] = 1
+    set_checkpoint_interval(cfg)
     return cfg
+
+
+def _benchmark_train_module():
+    """``tools/benchmarks/mmdetection/train.py`` (its ``set_pretrained``)."""
+    path = osp.join(REPO_ROOT, 'tools', 'benchmarks', 'mmdetection',
+                    'train.py')
+    spec = importlib.util.spec_from_file_location('_mmscrl_det_benchmark',
+                                                  path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def detector_config(config: str, data_root: str, max_iters: Optional[int],
                     pretrained: Optional[str], seed: int = 0,
-                    num_workers: Optional[int] = None,
-                    prefix: str = 'backbone.') -> Config:
+                    num_workers: Optional[int] = None) -> Config:
     """Load the demo detector config; init its backbone from ``pretrained``.
 
-    With ``pretrained=None`` the backbone keeps the config's (random)
-    initialisation; otherwise ``model.backbone.init_cfg`` becomes a
-    ``Pretrained`` init reading the keys under ``prefix`` of the
-    checkpoint (the self-supervised model's online backbone). Everything
+    The config's backbone carries ``init_cfg=dict(type=
+    'mmscrl.PretrainedBackbone', checkpoint=None)`` like the detection
+    benchmark configs; ``set_pretrained`` of the benchmarks' train tool
+    points it at ``pretrained`` (any checkpoint layout: the self-supervised
+    model's online backbone is extracted) or, with ``pretrained=None``,
+    drops it so the backbone keeps its random initialisation. Everything
     else, including the seed, is identical between the two.
     """
     cfg = Config.fromfile(config)
@@ -306,19 +400,17 @@ def detector_config(config: str, data_root: str, max_iters: Optional[int],
         scale_iter_schedule(cfg, max_iters)
         cfg.train_cfg.val_interval = cfg.train_cfg.max_iters
     set_data_root(cfg, data_root)
-    if pretrained:
-        if not osp.isfile(pretrained):
-            raise FileNotFoundError(f'pre-trained checkpoint {pretrained}')
-        cfg.model.backbone.init_cfg = dict(
-            type='Pretrained', checkpoint=pretrained, prefix=prefix)
-    else:
-        cfg.model.backbone.init_cfg = None
+    if pretrained and not osp.isfile(pretrained):
+        raise FileNotFoundError(f'pre-trained checkpoint {pretrained}')
+    bench = _benchmark_train_module()
+    bench.set_pretrained(cfg, pretrained or bench.RANDOM)
     if num_workers is not None:
         for name in ('train_dataloader', 'val_dataloader',
                      'test_dataloader'):
             cfg[name].num_workers = num_workers
             cfg[name].persistent_workers = num_workers > 0
     cfg.randomness = dict(seed=seed)
+    set_checkpoint_interval(cfg)
     return cfg
 
 
