@@ -102,7 +102,8 @@ INTENDED_CHANGES = {
 _LARS = ('max_epochs', 'warmup_epochs')  # of lars_coslr-200e_scrl.py
 # of configs/benchmarks/mmdetection/_base_/transfer.py and transfer_c4.py
 _MMDET = ('transfer_norm_cfg', 'transfer_init_cfg', 'transfer_backbone',
-          'transfer_ms_resize')
+          'transfer_ms_resize', 'transfer_box_train_pipeline',
+          'transfer_mask_train_pipeline')
 _MMDET_C4 = _MMDET + ('transfer_c4_preprocessor', 'transfer_c4_backbone',
                       'transfer_c4_shared_head')
 _DET = 'benchmarks/mmdetection/'

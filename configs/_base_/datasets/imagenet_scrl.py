@@ -19,35 +19,30 @@ data_preprocessor = dict(
 # to use Gaussian blur instead of the official ResizeBlur:
 #   dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
 #        magnitude_std='inf', prob=1.0 / 0.1)
-view_pipeline1 = [
-    dict(type='RandomResizedCropWithGeometry', scale=img_size,
-         crop_ratio_range=(0.2, 1.), interpolation='bicubic',
-         backend='pillow'),
-    dict(type='RandomFlipWithGeometry', prob=0.5),
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                          saturation=0.2, hue=0.1)],
-         prob=0.8),
-    # images are BGR here (LoadImageFromFile); weights are B, G, R
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=1.0),
-    dict(type='Solarize', thr=128, prob=0.),
-]
-view_pipeline2 = [
-    dict(type='RandomResizedCropWithGeometry', scale=img_size,
-         crop_ratio_range=(0.2, 1.), interpolation='bicubic',
-         backend='pillow'),
-    dict(type='RandomFlipWithGeometry', prob=0.5),
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                          saturation=0.2, hue=0.1)],
-         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=0.1),
-    dict(type='Solarize', thr=128, prob=0.2),
-]
+
+
+def _view_pipeline(blur_prob, solarize_prob):
+    return [
+        dict(type='RandomResizedCropWithGeometry', scale=img_size,
+             crop_ratio_range=(0.2, 1.), interpolation='bicubic',
+             backend='pillow'),
+        dict(type='RandomFlipWithGeometry', prob=0.5),
+        dict(type='RandomApply',
+             transforms=[dict(type='ColorJitter', brightness=0.4,
+                              contrast=0.4, saturation=0.2, hue=0.1)],
+             prob=0.8),
+        # images are BGR here (LoadImageFromFile); weights are B, G, R
+        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+             channel_weights=(0.114, 0.587, 0.2989)),
+        dict(type='ResizeBlur', factors=(1.1, 1.2, 1.5), prob=blur_prob),
+        dict(type='Solarize', thr=128, prob=solarize_prob),
+    ]
+
+
+view_pipeline1 = _view_pipeline(blur_prob=1.0, solarize_prob=0.)
+view_pipeline2 = _view_pipeline(blur_prob=0.1, solarize_prob=0.2)
+del _view_pipeline
+
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='MultiViewWithGeometry', num_views=[1, 1],

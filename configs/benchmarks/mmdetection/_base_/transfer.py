@@ -20,3 +20,19 @@ transfer_ms_resize = dict(
     scales=[(1333, 640), (1333, 672), (1333, 704), (1333, 736), (1333, 768),
             (1333, 800)],
     keep_ratio=True)
+# multi-scale training pipelines (boxes; boxes and masks); backend_args as
+# mmdet's COCO base (None: local files)
+transfer_box_train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    transfer_ms_resize,
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+transfer_mask_train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    transfer_ms_resize,
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]

@@ -14,11 +14,5 @@ model = dict(
     backbone=_base_.transfer_c4_backbone,
     roi_head=dict(shared_head=_base_.transfer_c4_shared_head))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    _base_.transfer_ms_resize,
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
+train_pipeline = _base_.transfer_mask_train_pipeline
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -18,11 +18,5 @@ model = dict(
         bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg),
         mask_head=dict(norm_cfg=norm_cfg)))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    _base_.transfer_ms_resize,
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
+train_pipeline = _base_.transfer_mask_train_pipeline
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -12,11 +12,5 @@ model = dict(
     backbone=_base_.transfer_backbone,
     neck=dict(norm_cfg=norm_cfg))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True),
-    _base_.transfer_ms_resize,
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
+train_pipeline = _base_.transfer_box_train_pipeline
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
