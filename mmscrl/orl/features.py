@@ -57,37 +57,17 @@ def build_stage1_model(config, checkpoint: Optional[str] = None,
     Returns:
         torch.nn.Module: the model in eval mode on ``device``.
     """
-    import mmscrl  # noqa: F401  (registers modules, applies compat)
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
+    from mmscrl.apis import get_model
 
-    from mmscrl.registry import MODELS
-    if isinstance(config, str):
-        cfg = Config.fromfile(config)
-    elif isinstance(config, Config):
-        cfg = config
-    else:
-        cfg = Config(dict(config))
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if 'model' not in cfg:
-        raise ValueError(f'{config if isinstance(config, str) else "config"}'
-                         ': missing key "model"')
-    init_default_scope(cfg.get('default_scope', 'mmscrl'))
-    model_cfg = cfg.model.copy()
-    model_cfg.pop('init_cfg', None)
-    # eval-mode SyncBN == BN, and torch's SyncBN refuses CPU tensors
-    from mmengine.model import revert_sync_batchnorm
-    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    # one model-building path (mmscrl.apis); init_cfg dropped: the
+    # checkpoint provides every weight
+    model = get_model(config, pretrained=checkpoint, device=device,
+                      cfg_options=cfg_options, strict=True, init_cfg=None)
     for attr in ('backbone', 'neck'):
         if not hasattr(model, attr):
             raise ValueError(f'stage-1 model {type(model).__name__} has no '
                              f'"{attr}" (expected a BYOL-like model)')
-    if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                        logger='current')
-    return model.to(device).eval()
+    return model
 
 
 def _to_tensor_normalized(pil_img, mean, std) -> torch.Tensor:

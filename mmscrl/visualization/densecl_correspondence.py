@@ -25,34 +25,29 @@ GREEN, RED, GREY = (60, 200, 60), (40, 40, 230), (170, 170, 170)
 
 
 def build_model_from_config(cfg, checkpoint: Optional[str] = None):
-    """Build ``cfg.model`` (mmscrl scope) on CPU in eval mode, SyncBN -> BN,
-    and load ``checkpoint`` if given (random initialisation otherwise)."""
-    from mmengine.config import Config
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
+    """Build ``cfg.model`` with :func:`mmscrl.apis.get_model` (CPU, eval,
+    SyncBN -> BN) and load ``checkpoint`` if given.
 
-    import mmscrl  # noqa: F401
-    from mmscrl.registry import MODELS
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope',
-                                                      'mmscrl')):
-        model = MODELS.build(cfg.model)
-    model = revert_sync_batchnorm(model)
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=False,
-                        logger='silent')
-    else:
-        from mmengine.logging import MMLogger
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel('WARNING')  # init_weights logs every parameter
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
-    return model.eval(), cfg
+    Args:
+        cfg (str | mmengine.Config): config file or object.
+        checkpoint (str, optional): checkpoint path or URL. Without it the
+            model keeps its random initialisation (``init_weights``).
+
+    Returns:
+        tuple: ``(model, cfg)`` with the resolved config.
+    """
+    from mmengine.logging import MMLogger
+
+    from mmscrl.apis import get_model
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')  # init_weights logs every parameter
+    try:
+        model = get_model(cfg, pretrained=checkpoint,
+                          init_weights=not checkpoint)
+    finally:
+        logger.setLevel(level)
+    return model, model.cfg
 
 
 def sample_geometric_views(img: np.ndarray, size: int, seed: int = 0,
