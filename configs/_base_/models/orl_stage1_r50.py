@@ -10,6 +10,17 @@ neck_init_cfg = [
          nonlinearity='relu', distribution='normal'),
     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
 ]
+_projector = dict(
+    type='NonLinearNeck',
+    in_channels=2048,
+    hid_channels=4096,
+    out_channels=256,
+    num_layers=2,
+    with_bias=True,
+    with_last_bn=False,
+    with_last_bias=False,
+    with_avg_pool=True,
+    init_cfg=neck_init_cfg)
 model = dict(
     type='BYOL',
     base_momentum=0.01,  # mmpretrain convention 1 - tau: tau 0.99 -> 1
@@ -29,31 +40,13 @@ model = dict(
                  nonlinearity='relu'),
             dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
         ]),
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=2048,
-        hid_channels=4096,
-        out_channels=256,
-        num_layers=2,
-        with_bias=True,
-        with_last_bn=False,
-        with_last_bias=False,
-        with_avg_pool=True,
-        init_cfg=neck_init_cfg),
+    neck=_projector,
     head=dict(
         type='LatentPredictHead',
         # 1 - cos per direction; BYOL sums 2 * (l12 + l21) = official
         # (2 - 2cos) + (2 - 2cos), so logged losses compare 1:1.
         loss=dict(type='CosineSimilarityLoss', shift_factor=1.,
                   scale_factor=1.),
-        predictor=dict(
-            type='NonLinearNeck',
-            in_channels=256,
-            hid_channels=4096,
-            out_channels=256,
-            num_layers=2,
-            with_bias=True,
-            with_last_bn=False,
-            with_last_bias=False,
-            with_avg_pool=False,
-            init_cfg=neck_init_cfg)))
+        # the projector's MLP on the 256-d projection, no pooling
+        predictor=dict(_projector, in_channels=256, with_avg_pool=False)))
+del _projector
