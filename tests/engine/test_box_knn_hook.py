@@ -60,8 +60,9 @@ def _runner(tmp_path, hook_cfg=None, max_iters=3):
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=[hook_cfg] if hook_cfg else None,
-        visualizer=dict(
-            type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]),
+        visualizer=dict(  # one instance per run (ManagerMixin by name)
+            type='Visualizer', name=f'vis_{osp.basename(str(tmp_path))}',
+            vis_backends=[dict(type='LocalVisBackend')]),
         default_scope='mmscrl')
 
 
