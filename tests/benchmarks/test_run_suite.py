@@ -1,0 +1,61 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""Smoke test of the benchmark suite ``tools/benchmarks/run.py --quick``.
+
+Tiny sizes; no timing is asserted (timings belong to the benchmark itself).
+"""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load_suite():
+    spec = importlib.util.spec_from_file_location(
+        'mmscrl_bench_run', osp.join(REPO, 'tools', 'benchmarks', 'run.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quick_suite_writes_json_markdown_and_chart(tmp_path):
+    suite = _load_suite()
+    out = tmp_path / 'bench'
+    res = suite.main(['--quick', '--sections', 'steps,data,roialign',
+                      '--out-dir', str(out)])
+    # every model stepped, every comparison has both ratios
+    assert set(res['steps']['models']) == set(suite.MODELS_CFG)
+    for row in res['steps']['models'].values():
+        assert len(row['times_s']) == 1 and row['min_s'] > 0
+    labels = [r['label'] for r in res['steps']['ratios']]
+    assert labels == [c[0] for c in suite.COMPARISONS]
+    for r in res['steps']['ratios']:
+        assert r['median_ratio'] > 0 and r['min_ratio'] > 0
+    assert res['steps']['scrl_pairs_per_batch'] > 0
+    # data: each pipeline's transforms account for all of its time
+    for row in res['data'].values():
+        assert sum(row['transform_share'].values()) == pytest.approx(1.)
+    assert 0 < res['data']['SCRL']['box_sampler_share'] < 1
+    assert res['roialign']['mmcv_equals_torchvision']
+    saved = json.loads((out / 'results.json').read_text())
+    assert saved['setup']['quick'] and saved['setup']['depth'] == 18
+    md = (out / 'results.md').read_text()
+    assert '| SCRL / BYOL |' in md and 'box-pair sampler' in md
+    assert (out / 'ratios.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_memory_child_and_arguments():
+    suite = _load_suite()
+    args = suite.parse_args(['--quick', '--memory-child', 'SCRL'])
+    import mmscrl  # noqa: F401
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmscrl')
+    row = suite.memory_child(args)
+    assert row['model'] == 'SCRL'
+    assert row['peak_rss_mb'] >= row['rss_before_model_mb'] > 0
+    with pytest.raises(SystemExit):
+        suite.parse_args(['--sections', 'steps,nope'])
+    with pytest.raises(SystemExit):
+        suite.parse_args(['--amp'])  # AMP needs CUDA

@@ -1,0 +1,630 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""mmscrl benchmark suite: step time, data throughput and memory, side by side.
+
+Every method is measured against its baseline in ONE process, with the
+repeats interleaved (round-robin, rotating order), so load from other
+processes hits all models alike; the report gives the median and the minimum
+of each model's times and both ratios (the minimum is the least disturbed
+estimate on a shared machine).
+
+Sections (``--sections``, comma-separated; default all):
+
+``steps``
+    One training step (data preprocessor, forward, backward, optimizer
+    step, EMA/momentum update, enqueue) of SCRL vs mmpretrain BYOL; mmscrl
+    DenseCL vs mmpretrain MoCo v2 and vs mmpretrain DenseCL; ORL stage 3 vs
+    BYOL -- same backbone, batch and resolution. The models are the repo's
+    ``configs/_base_/models`` blocks (SyncBN -> BN, channels adapted to the
+    ResNet depth). BYOL-family models step with LARS (the SCRL recipe's
+    parameter groups), MoCo-family models with SGD. SCRL's boxes come from
+    the real data pipeline (K = 10 pairs per image); ORL's four patches are
+    ``96 * size / 224`` px. With ``--device cuda`` the peak CUDA memory
+    allocated during each model's steps is recorded.
+``memory``
+    Peak CPU RSS of a fresh process that builds one model and its batch and
+    runs two steps (one child process per model; CPU only).
+``data``
+    Dataloader throughput per worker (images/s, the pipeline run in this
+    process on JPEG files) of each pre-training pipeline, with the time of
+    each transform, hence the share of SCRL's box-pair sampler.
+``roialign``
+    mmcv ``RoIAlign`` (forward + backward, the SCRL 1x1 setting) against
+    torchvision's ``roi_align`` on a C5-sized feature map.
+``orl_stage2``
+    ORL stage 2 at COCO scale, from ``tools/benchmarks/orl_stage2_scale.py``
+    (when present).
+
+Outputs in ``--out-dir``: ``results.json``, ``results.md`` (markdown tables)
+and ``ratios.png`` (bar chart of the ratios against their targets).
+
+Examples::
+
+    python tools/benchmarks/run.py                      # CPU, ResNet-18
+    python tools/benchmarks/run.py --quick              # smoke, seconds
+    python tools/benchmarks/run.py --device cuda --amp --depth 50 \\
+        --batch 64                                      # GPU (gpu_check.sh)
+"""
+import argparse
+import copy
+import importlib.util
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = osp.join(REPO, 'configs', '_base_')
+SECTIONS = ('steps', 'memory', 'data', 'roialign', 'orl_stage2')
+
+#: name -> (model config under configs/_base_/models, type override)
+MODELS_CFG = {
+    'BYOL': ('orl_stage1_r50', None),
+    'SCRL': ('scrl_r50', None),
+    'ORL stage 3': ('orl_stage3_r50', None),
+    'MoCo v2': ('mocov2_r50', None),
+    'DenseCL (mmpretrain)': ('densecl_r50', 'DenseCL'),
+    'DenseCL (mmscrl)': ('densecl_r50', None),
+}
+#: (label, method, baseline, target ratio)
+COMPARISONS = [
+    ('SCRL / BYOL', 'SCRL', 'BYOL', 1.05),
+    ('DenseCL / MoCo v2', 'DenseCL (mmscrl)', 'MoCo v2', 1.02),
+    ('DenseCL / mmpretrain DenseCL', 'DenseCL (mmscrl)',
+     'DenseCL (mmpretrain)', 1.0),
+    ('ORL stage 3 / BYOL', 'ORL stage 3', 'BYOL', 1.5),
+]
+MOCO_FAMILY = ('MoCo v2', 'DenseCL (mmpretrain)', 'DenseCL (mmscrl)')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=type('F', (argparse.ArgumentDefaultsHelpFormatter,
+                                   argparse.RawDescriptionHelpFormatter),
+                             {}))
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    p.add_argument('--quick', action='store_true',
+                   help='tiny sizes (ResNet-18, 32 px, batch 4, 1 repeat, '
+                   '1 thread): a smoke run of every section; numbers not '
+                   'meaningful')
+    p.add_argument('--sections', default=','.join(SECTIONS),
+                   help=f'comma-separated subset of {SECTIONS}')
+    p.add_argument('--depth', type=int, default=None,
+                   help='ResNet depth (default 18 on CPU, 50 on CUDA)')
+    p.add_argument('--batch', type=int, default=None,
+                   help='images per step (default 8 on CPU, 64 on CUDA)')
+    p.add_argument('--size', type=int, default=224, help='view size (px)')
+    p.add_argument('--queue-len', type=int, default=65536,
+                   help='MoCo/DenseCL queue length')
+    p.add_argument('--repeats', type=int, default=7,
+                   help='timed steps per model')
+    p.add_argument('--warmup', type=int, default=2,
+                   help='untimed steps per model')
+    p.add_argument('--amp', action='store_true',
+                   help='AmpOptimWrapper (CUDA only)')
+    p.add_argument('--data-images', type=int, default=24,
+                   help='JPEGs per data round')
+    p.add_argument('--data-repeats', type=int, default=3,
+                   help='interleaved rounds of the data section')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch CPU threads (default: torch default)')
+    p.add_argument('--out-dir', default='work_dirs/benchmarks',
+                   help='where results.json/.md and ratios.png go')
+    p.add_argument('--memory-child', default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    gpu = args.device == 'cuda'
+    if args.depth is None:
+        args.depth = 50 if gpu else 18
+    if args.batch is None:
+        args.batch = 64 if gpu else 8
+    if args.quick:
+        args.depth, args.batch, args.size = 18, 4, 32
+        args.queue_len, args.repeats, args.warmup = 64, 1, 1
+        args.data_images, args.data_repeats = 2, 1
+        args.threads = args.threads or 1
+    args.sections = [s for s in args.sections.split(',') if s]
+    bad = set(args.sections) - set(SECTIONS)
+    if bad:
+        p.error(f'unknown sections {sorted(bad)}; choose from {SECTIONS}')
+    if args.amp and not gpu:
+        p.error('--amp needs --device cuda')
+    if gpu and not torch.cuda.is_available():
+        p.error('--device cuda but torch.cuda.is_available() is False')
+    if args.queue_len % args.batch:
+        p.error(f'--queue-len {args.queue_len} must be a multiple of '
+                f'--batch {args.batch}')
+    return args
+
+
+# --------------------------------------------------------------------------
+# models and batches
+# --------------------------------------------------------------------------
+def _adapt(obj, depth):
+    """SyncBN -> BN (BN1d in necks); ResNet depth; 2048-channel C5 widths
+    for ResNet-18/34."""
+    c5 = 2048 if depth >= 50 else 512
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if (k == 'norm_cfg' and isinstance(v, dict)
+                    and v.get('type') == 'SyncBN'):
+                bn = 'BN' if obj.get('type') == 'ResNet' else 'BN1d'
+                v = dict(v, type=bn)
+            elif k == 'depth' and obj.get('type') == 'ResNet':
+                v = depth
+            elif k in ('in_channels', 'hid_channels') and v == 2048:
+                v = c5
+            out[k] = _adapt(v, depth)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_adapt(v, depth) for v in obj)
+    return obj
+
+
+def model_cfg(name, args):
+    from mmengine.config import Config
+    base, type_ = MODELS_CFG[name]
+    cfg = Config.fromfile(osp.join(CONFIGS, 'models', base + '.py'))
+    cfg = _adapt(cfg.to_dict()['model'], args.depth)
+    if type_ is not None:
+        cfg['type'] = type_
+    if 'queue_len' in cfg:
+        cfg['queue_len'] = args.queue_len
+    return cfg
+
+
+def build_model(name, args):
+    from mmscrl.registry import MODELS
+    model = MODELS.build(model_cfg(name, args))
+    return model.to(args.device).train()
+
+
+def build_optim_wrapper(name, model, args):
+    from mmengine.optim import build_optim_wrapper as build
+    wrapper = 'AmpOptimWrapper' if args.amp else 'OptimWrapper'
+    if name in MOCO_FAMILY:
+        cfg = dict(type=wrapper, optimizer=dict(
+            type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4))
+    else:
+        excl = dict(decay_mult=0, lars_exclude=True)
+        cfg = dict(
+            type=wrapper,
+            optimizer=dict(type='LARS', lr=0.1, momentum=0.9,
+                           weight_decay=1e-6),
+            paramwise_cfg=dict(custom_keys={
+                'bn': excl, 'bias': excl, 'downsample.1': excl}))
+    return build(model, cfg)
+
+
+def scrl_pipeline_cfg(size):
+    """The ImageNet SCRL pipeline at ``size`` px (box min size scaled)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIGS, 'datasets', 'imagenet_scrl.py'))
+    pipe = copy.deepcopy(cfg.train_pipeline)
+    for view in pipe[1]['transforms']:
+        view[0]['scale'] = size
+    pipe[2]['min_size'] = max(1, round(32 * size / 224))
+    return pipe
+
+
+def make_batches(args):
+    """The collated batches of every model (built once, reused)."""
+    from mmengine.dataset import default_collate
+    from mmpretrain.structures import DataSample
+
+    from mmscrl.registry import TRANSFORMS
+    rng = np.random.RandomState(0)
+    pipe = [TRANSFORMS.build(t) for t in scrl_pipeline_cfg(args.size)[1:]]
+    items = []
+    for _ in range(args.batch):
+        res = dict(img=rng.randint(0, 256, (375, 500, 3), np.uint8))
+        for t in pipe:
+            res = t(res)
+        items.append(res)
+    scrl = default_collate(items)
+    views = scrl['inputs']
+    plain = [DataSample() for _ in range(args.batch)]
+    patch = max(8, round(96 * args.size / 224))
+    patches = [
+        torch.from_numpy(
+            rng.randint(0, 256, (args.batch, 3, patch, patch), np.uint8))
+        for _ in range(4)
+    ]
+    orl_samples = []
+    for _ in range(args.batch):
+        s = DataSample()
+        s.set_field(True, 'inter_valid')
+        orl_samples.append(s)
+    plain_batch = dict(inputs=views, data_samples=plain)
+    batches = {n: plain_batch for n in MODELS_CFG}
+    batches['SCRL'] = scrl
+    batches['ORL stage 3'] = dict(inputs=list(views) + patches,
+                                  data_samples=orl_samples)
+    pairs = int(sum(np.asarray(s.scrl_box_valid).sum()
+                    for s in scrl['data_samples']))
+    return batches, dict(scrl_pairs_per_batch=pairs, orl_patch_px=patch)
+
+
+def _sync(device):
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def _init_message_hub():
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    hub.update_info('max_iters', 1000)
+
+
+def timed_step(model, data, wrapper, device):
+    _sync(device)
+    t0 = time.perf_counter()
+    model.train_step(data, wrapper)
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------
+# sections
+# --------------------------------------------------------------------------
+def bench_steps(args):
+    names = list(MODELS_CFG)
+    torch.manual_seed(0)
+    models = {n: build_model(n, args) for n in names}
+    wrappers = {n: build_optim_wrapper(n, models[n], args) for n in names}
+    batches, info = make_batches(args)
+    times = {n: [] for n in names}
+    peak = {n: 0 for n in names}
+    gpu = args.device == 'cuda'
+    total = args.warmup + args.repeats
+    for it in range(total):
+        shift = it % len(names)  # rotate the order: no position bias
+        for n in names[shift:] + names[:shift]:
+            if gpu:
+                torch.cuda.reset_peak_memory_stats()
+            dt = timed_step(models[n], batches[n], wrappers[n], args.device)
+            if gpu:
+                peak[n] = max(peak[n], torch.cuda.max_memory_allocated())
+            if it >= args.warmup:
+                times[n].append(dt)
+        print(f'  steps {it + 1}/{total}: ' + ', '.join(
+            f'{n} {times[n][-1]:.3f}s' for n in names if times[n]),
+            flush=True)
+    rows = {}
+    for n in names:
+        rows[n] = dict(median_s=statistics.median(times[n]),
+                       min_s=min(times[n]), times_s=times[n])
+        if gpu:
+            rows[n]['cuda_max_allocated_mb'] = peak[n] / 2**20
+    ratios = []
+    for label, m, b, target in COMPARISONS:
+        med = rows[m]['median_s'] / rows[b]['median_s']
+        low = rows[m]['min_s'] / rows[b]['min_s']
+        ratios.append(dict(label=label, method=m, baseline=b, target=target,
+                           median_ratio=med, min_ratio=low,
+                           met_median=med <= target, met_min=low <= target))
+    return dict(models=rows, ratios=ratios, **info)
+
+
+def memory_child(args):
+    """Peak RSS of this process after building one model + 2 steps."""
+    _init_message_hub()
+    name = args.memory_child
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    torch.manual_seed(0)
+    model = build_model(name, args)
+    wrapper = build_optim_wrapper(name, model, args)
+    batches, _ = make_batches(args)
+    for _ in range(2):
+        model.train_step(batches[name], wrapper)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return dict(model=name, peak_rss_mb=peak / 1024,
+                rss_before_model_mb=before / 1024)
+
+
+def bench_memory(args):
+    rows = {}
+    for name in MODELS_CFG:
+        cmd = [sys.executable, osp.abspath(__file__), '--memory-child', name,
+               '--depth', str(args.depth), '--batch', str(args.batch),
+               '--size', str(args.size), '--queue-len', str(args.queue_len)]
+        if args.threads:
+            cmd += ['--threads', str(args.threads)]
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        if out.returncode != 0:
+            raise RuntimeError(f'memory child for {name} failed:\n'
+                               f'{out.stderr[-3000:]}')
+        rows[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f'  memory {name}: {rows[name]["peak_rss_mb"]:.0f} MB',
+              flush=True)
+    return rows
+
+
+def _photo_images(root, n, seed=0):
+    """``n`` JPEGs (375 x 500 crops of matplotlib's sample photo)."""
+    import cv2
+    import matplotlib
+    src = cv2.imread(osp.join(matplotlib.get_data_path(), 'sample_data',
+                              'grace_hopper.jpg'))
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        s = rng.uniform(0.6, 1.0)
+        h, w = int(src.shape[0] * s), int(src.shape[1] * s)
+        y = rng.integers(0, src.shape[0] - h + 1)
+        x = rng.integers(0, src.shape[1] - w + 1)
+        img = cv2.resize(src[y:y + h, x:x + w], (500, 375))
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        paths.append(osp.join(root, f'{i:04d}.jpg'))
+        cv2.imwrite(paths[-1], np.ascontiguousarray(img))
+    return paths
+
+
+def data_pipelines(args):
+    from mmengine.config import Config
+    load = lambda f: Config.fromfile(osp.join(CONFIGS, 'datasets', f))  # noqa
+    return {
+        'BYOL (ORL stage 1)': load('coco_orl_stage1.py').train_pipeline,
+        'SCRL': scrl_pipeline_cfg(args.size),
+        'MoCo v2 / DenseCL': load('imagenet_mocov2.py').train_pipeline,
+        'ORL stage 3': load('coco_orl_stage3.py').train_pipeline,
+    }
+
+
+def bench_data(args):
+    from mmscrl.registry import TRANSFORMS
+    tmp = tempfile.mkdtemp(prefix='mmscrl_bench_data_')
+    try:
+        paths = _photo_images(tmp, max(2, args.data_images))
+        pipes = {n: [TRANSFORMS.build(t) for t in cfg]
+                 for n, cfg in data_pipelines(args).items()}
+        names = list(pipes)
+        per_t = {n: [0.] * len(p) for n, p in pipes.items()}
+        totals = {n: [] for n in names}
+        np.random.seed(0)
+        for r in range(args.data_repeats):
+            round_t = {n: 0. for n in names}
+            for i, path in enumerate(paths):
+                shift = i % len(names)
+                for n in names[shift:] + names[:shift]:
+                    res = dict(img_path=path)
+                    if n == 'ORL stage 3':
+                        res.update(
+                            intra_box=np.array([60, 40, 200, 180],
+                                               np.float32),
+                            inter_pair=np.array(
+                                [60, 40, 200, 180, 150, 100, 220, 200],
+                                np.float32),
+                            inter_valid=True,
+                            knn_img_path=paths[(i + 1) % len(paths)],
+                            sample_idx=i, knn_idx=(i + 1) % len(paths))
+                    for k, t in enumerate(pipes[n]):
+                        t0 = time.perf_counter()
+                        res = t(res)
+                        dt = time.perf_counter() - t0
+                        per_t[n][k] += dt
+                        round_t[n] += dt
+            for n in names:
+                totals[n].append(len(paths) / round_t[n])
+            print(f'  data round {r + 1}/{args.data_repeats}: ' + ', '.join(
+                f'{n} {totals[n][-1]:.1f} img/s' for n in names), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = {}
+    for n in names:
+        all_t = sum(per_t[n])
+        rows[n] = dict(
+            img_per_s_median=statistics.median(totals[n]),
+            img_per_s_max=max(totals[n]),
+            transform_share={
+                f'{k}:{type(t).__name__}': per_t[n][k] / all_t
+                for k, t in enumerate(pipes[n])})
+    shares = rows['SCRL']['transform_share']
+    rows['SCRL']['box_sampler_share'] = sum(
+        v for k, v in shares.items() if k.endswith('SCRLBoxPairSampler'))
+    return rows
+
+
+def bench_roialign(args):
+    from mmcv.ops import RoIAlign
+    from torchvision.ops import roi_align
+    dev = args.device
+    c = 2048 if args.depth >= 50 else 512
+    n_img = 2 * args.batch
+    side = max(1, args.size // 32)
+    g = torch.Generator().manual_seed(0)
+    feat = torch.randn(n_img, c, side, side, generator=g).to(dev)
+    k = 10
+    xy = torch.rand(n_img * k, 2, generator=g) * args.size * 0.6
+    wh = 8 + torch.rand(n_img * k, 2, generator=g) * args.size * 0.4
+    idx = torch.arange(n_img).repeat_interleave(k)[:, None].float()
+    rois = torch.cat([idx, xy, (xy + wh).clamp(max=args.size)], 1).to(dev)
+    mm = RoIAlign(1, 1 / 32, 0, aligned=False).to(dev)
+
+    def run_mmcv(f):
+        return mm(f, rois)
+
+    def run_tv(f):
+        return roi_align(f, rois, 1, 1 / 32, -1, aligned=False)
+
+    fns = dict(mmcv=run_mmcv, torchvision=run_tv)
+    times = {n: [] for n in fns}
+    for it in range(args.warmup + max(3, args.repeats)):
+        for n, fn in fns.items():
+            f = feat.detach().requires_grad_(True)
+            _sync(dev)
+            t0 = time.perf_counter()
+            fn(f).sum().backward()
+            _sync(dev)
+            if it >= args.warmup:
+                times[n].append(time.perf_counter() - t0)
+    out = {n: dict(median_ms=1e3 * statistics.median(t), min_ms=1e3 * min(t))
+           for n, t in times.items()}
+    same = torch.allclose(run_mmcv(feat), run_tv(feat), atol=1e-5)
+    out.update(rois=int(rois.shape[0]), feature=[n_img, c, side, side],
+               mmcv_equals_torchvision=bool(same))
+    return out
+
+
+def bench_orl_stage2(args):
+    path = osp.join(osp.dirname(osp.abspath(__file__)),
+                    'orl_stage2_scale.py')
+    if not osp.exists(path):
+        return None
+    spec = importlib.util.spec_from_file_location('orl_stage2_scale', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.main(['--quick'] if args.quick else [])
+    res['markdown'] = mod.markdown(res)
+    return res
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+def markdown(res):
+    a = res['setup']
+    lines = [
+        f"ResNet-{a['depth']}, batch {a['batch']}, {a['size']} px, "
+        f"{a['device']}{' AMP' if a['amp'] else ''}, torch threads "
+        f"{a['threads']}, {a['cpu']}; {a['repeats']} timed steps per model "
+        f"after {a['warmup']} warm-up, interleaved.", ''
+    ]
+    if 'steps' in res:
+        st = res['steps']
+        gpu = a['device'] == 'cuda'
+        lines += ['| comparison | median ratio | min ratio | target | met |',
+                  '|---|---|---|---|---|']
+        for r in st['ratios']:
+            met = ('yes' if r['met_median'] and r['met_min'] else
+                   'min only' if r['met_min'] else
+                   'median only' if r['met_median'] else 'no')
+            lines.append(f"| {r['label']} | {r['median_ratio']:.3f}x | "
+                         f"{r['min_ratio']:.3f}x | <= {r['target']}x | "
+                         f"{met} |")
+        mem = res.get('memory') or {}
+        head = '| model | median step s | min step s |'
+        sep = '|---|---|---|'
+        if gpu:
+            head, sep = head + ' CUDA max alloc MB |', sep + '---|'
+        if mem:
+            head, sep = head + ' peak RSS MB |', sep + '---|'
+        lines += ['', head, sep]
+        for n, r in st['models'].items():
+            row = f"| {n} | {r['median_s']:.3f} | {r['min_s']:.3f} |"
+            if gpu:
+                row += f" {r['cuda_max_allocated_mb']:.0f} |"
+            if mem:
+                row += f" {mem[n]['peak_rss_mb']:.0f} |"
+            lines.append(row)
+        lines.append(f"\nSCRL box pairs in the batch: "
+                     f"{st['scrl_pairs_per_batch']}; ORL patches "
+                     f"{st['orl_patch_px']} px.")
+    if res.get('data'):
+        lines += ['', '| pipeline (one worker) | img/s median | img/s max |',
+                  '|---|---|---|']
+        for n, r in res['data'].items():
+            lines.append(f"| {n} | {r['img_per_s_median']:.1f} | "
+                         f"{r['img_per_s_max']:.1f} |")
+        lines.append(f"\nSCRL box-pair sampler: "
+                     f"{res['data']['SCRL']['box_sampler_share']:.1%} of the "
+                     'SCRL pipeline time.')
+    if res.get('roialign'):
+        r = res['roialign']
+        lines += ['', f"RoIAlign 1x1 fwd+bwd, {r['rois']} RoIs on "
+                  f"{tuple(r['feature'])}: mmcv {r['mmcv']['median_ms']:.2f}"
+                  f" ms, torchvision {r['torchvision']['median_ms']:.2f} ms "
+                  f"(median; same output: {r['mmcv_equals_torchvision']})."]
+    if res.get('orl_stage2'):
+        lines += ['', '### ORL stage 2 at COCO scale', '',
+                  res['orl_stage2']['markdown']]
+    return '\n'.join(lines) + '\n'
+
+
+def plot(res, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    ratios = res['steps']['ratios']
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=80)
+    x = np.arange(len(ratios))
+    ax.bar(x - 0.2, [r['median_ratio'] for r in ratios], 0.4,
+           label='median ratio', color='#4878a8')
+    ax.bar(x + 0.2, [r['min_ratio'] for r in ratios], 0.4,
+           label='min ratio', color='#9cc0e0')
+    for i, r in enumerate(ratios):
+        ax.plot([i - 0.45, i + 0.45], [r['target']] * 2, color='#c03030',
+                lw=2, label='target' if i == 0 else None)
+    ax.axhline(1.0, color='grey', lw=0.8, ls=':')
+    ax.set_xticks(x)
+    ax.set_xticklabels([r['label'] for r in ratios], fontsize=8)
+    ax.set_ylabel('step time ratio')
+    a = res['setup']
+    ax.set_title(f"ResNet-{a['depth']}, batch {a['batch']}, {a['size']} px,"
+                 f" {a['device']}{' AMP' if a['amp'] else ''}", fontsize=9)
+    ax.legend(fontsize=8, loc='upper left')
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _atomic_write(path, text):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import mmscrl  # noqa: F401  (registers modules, applies compat)
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    MMLogger.get_instance('mmscrl_bench', log_level='WARNING')
+    init_default_scope('mmscrl')
+    if args.memory_child:
+        print(json.dumps(memory_child(args)))
+        return None
+    _init_message_hub()
+    res = dict(setup=dict(
+        device=args.device, amp=args.amp, depth=args.depth, batch=args.batch,
+        size=args.size, queue_len=args.queue_len, repeats=args.repeats,
+        warmup=args.warmup, threads=torch.get_num_threads(),
+        quick=args.quick, torch=torch.__version__,
+        cpu=f'{platform.processor() or platform.machine()}, '
+        f'{os.cpu_count()} logical CPUs',
+        gpu=torch.cuda.get_device_name() if args.device == 'cuda' else None))
+    for sec in args.sections:
+        if sec == 'memory' and args.device == 'cuda':
+            continue  # CUDA memory is measured with the steps
+        print(f'== {sec}', flush=True)
+        res[sec] = globals()[f'bench_{sec}'](args)
+    os.makedirs(args.out_dir, exist_ok=True)
+    _atomic_write(osp.join(args.out_dir, 'results.json'),
+                  json.dumps(res, indent=2, default=str))
+    md = markdown(res)
+    _atomic_write(osp.join(args.out_dir, 'results.md'), md)
+    if 'steps' in res:
+        plot(res, osp.join(args.out_dir, 'ratios.png'))
+    print('\n' + md, flush=True)
+    print(f'wrote {args.out_dir}/results.json, results.md'
+          + (', ratios.png' if 'steps' in res else ''))
+    return res
+
+
+if __name__ == '__main__':
+    main()
