@@ -186,6 +186,18 @@ def _get(tree, dotted):
     return tree
 
 
+# demo pre-training configs that run BoxKNNHook (appended to custom_hooks)
+BOX_KNN_DEMOS = ('demo/scrl_resnet18_1xb32-coslr-500i_demo.py',
+                 'demo/byol_resnet18_1xb32-coslr-500i_demo.py',
+                 'demo/orl_resnet18_1xb32-coslr-500i_demo.py',
+                 'demo/densecl_resnet18_1xb32-coslr-500i_demo.py')
+BOX_KNN_DEMO_HOOK = dict(
+    type='BoxKNNHook', data_root='data/demo/',
+    ann_file='annotations/instances_train.json', img_dir='train/',
+    val_ann_file='annotations/instances_val.json', val_img_dir='val/',
+    interval=100, img_size=128)
+
+
 def expected(old_resolved, new_path):
     """The snapshot of a config with its intended changes applied; checks
     that each change's old value is what the snapshot holds."""
@@ -194,6 +206,9 @@ def expected(old_resolved, new_path):
     if exp.get('default_scope') == 'mmscrl':  # on _base_/default_runtime.py
         changes.append(('default_hooks.non_finite', MISSING,
                         dict(type='NonFiniteCheckHook')))
+    if new_path in BOX_KNN_DEMOS:  # the box/image kNN hook appended
+        hooks = _get(exp, 'custom_hooks')
+        changes.append(('custom_hooks', hooks, hooks + [BOX_KNN_DEMO_HOOK]))
     if new_path == 'demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py':
         changes.append(('model.backbone.init_cfg', None, dict(
             type='mmscrl.PretrainedBackbone', checkpoint=None)))

@@ -1,9 +1,19 @@
 # Runtime of the 500-iteration demo pre-training runs (configs/demo): logs
-# every 10 iterations and the EMA momentum, one checkpoint at the end, fixed
-# seed, cudnn benchmark off (CPU), iteration-based logs.
+# every 10 iterations, the EMA momentum and the box/image kNN accuracy, one
+# checkpoint at the end, fixed seed, cudnn benchmark off (CPU),
+# iteration-based logs.
 _base_ = ['./default_runtime.py']
 
-custom_hooks = [dict(type='EMAMomentumLoggerHook')]  # logs the EMA momentum
+custom_hooks = [
+    dict(type='EMAMomentumLoggerHook'),  # logs the EMA momentum
+    # box-level + image-level kNN top-1 of the backbone (RoIAlign in the
+    # ground-truth boxes): the labelled train split votes for the val split,
+    # every 100 iterations and at the end (logged as knn/*)
+    dict(type='BoxKNNHook', data_root='data/demo/',
+         ann_file='annotations/instances_train.json', img_dir='train/',
+         val_ann_file='annotations/instances_val.json', val_img_dir='val/',
+         interval=100, img_size=128),
+]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=500, by_epoch=False,

@@ -230,6 +230,9 @@ def set_data_root(cfg: Config, data_root: str) -> Config:
             ann = e.get('ann_file', None)
             if isinstance(ann, str) and old_root and ann.startswith(old_root):
                 e['ann_file'] = data_root + ann[len(old_root):]
+    for hook in cfg.get('custom_hooks', None) or []:  # e.g. BoxKNNHook
+        if 'data_root' in hook:
+            hook['data_root'] = data_root
     return cfg
 
 

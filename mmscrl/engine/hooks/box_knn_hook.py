@@ -14,6 +14,7 @@ No other self-supervised code base monitors localisation: they offer
 image-level kNN / linear probes only, which need not improve when region
 features do (SCRL, DenseCL and ORL all target region features).
 """
+import os.path as osp
 import time
 from typing import Optional, Sequence
 
@@ -38,6 +39,9 @@ class BoxKNNHook(Hook):
     Args:
         ann_file (str): COCO-format detection json of the labelled set.
         img_dir (str): Folder of its images.
+        data_root (str, optional): Folder that relative ``ann_file``,
+            ``img_dir``, ``val_ann_file`` and ``val_img_dir`` are joined to.
+            Defaults to None (paths used as given).
         val_ann_file (str, optional): A second labelled set: the first set's
             boxes then vote for this one's (train/val protocol). Defaults to
             None: leave-one-out on the first set, excluding the same image's
@@ -68,6 +72,7 @@ class BoxKNNHook(Hook):
     def __init__(self,
                  ann_file: str,
                  img_dir: str,
+                 data_root: Optional[str] = None,
                  val_ann_file: Optional[str] = None,
                  val_img_dir: Optional[str] = None,
                  interval: int = 100,
@@ -87,8 +92,15 @@ class BoxKNNHook(Hook):
         if (val_ann_file is None) != (val_img_dir is None):
             raise ValueError('BoxKNNHook: give both val_ann_file and '
                              'val_img_dir, or neither')
-        self.ann_file, self.img_dir = ann_file, img_dir
-        self.val_ann_file, self.val_img_dir = val_ann_file, val_img_dir
+        def join(path):
+            if path is None or data_root is None or osp.isabs(path):
+                return path
+            return osp.join(data_root, path)
+
+        self.data_root = data_root
+        self.ann_file, self.img_dir = join(ann_file), join(img_dir)
+        self.val_ann_file = join(val_ann_file)
+        self.val_img_dir = join(val_img_dir)
         self.interval = int(interval)
         self.ks = tuple(k) if isinstance(k, (list, tuple)) else (int(k), )
         self.temperature = float(temperature)
