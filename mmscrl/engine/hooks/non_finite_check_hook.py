@@ -1,6 +1,7 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Stop a diverging run before it writes a non-finite checkpoint."""
 import math
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional
 
@@ -87,7 +88,14 @@ class NonFiniteCheckHook(Hook):
 
     @staticmethod
     def _last_ckpt(runner) -> str:
-        last = runner.message_hub.get_info('last_ckpt', None)
+        # CheckpointHook writes <work_dir>/last_checkpoint once a save is
+        # complete (the message hub's ``last_ckpt`` names the file being
+        # saved already)
+        path = osp.join(runner.work_dir, 'last_checkpoint')
+        last = None
+        if osp.isfile(path):
+            with open(path) as f:
+                last = f.read().strip()
         return (f'the last checkpoint written is {last}' if last else
                 'no checkpoint was written')
 
