@@ -123,10 +123,34 @@ def merge_args(cfg, args):
     return cfg
 
 
+def check_resume_checkpoint(resume) -> None:
+    """Refuse ``--resume PATH`` when PATH is missing, empty or truncated.
+
+    ``--resume`` without a path (``auto``) is checked by the Runner, which
+    falls back to the newest complete checkpoint (see :mod:`mmscrl.compat`).
+    Remote paths (``s3://`` ...) are not checked.
+
+    Raises:
+        FileNotFoundError: The file is missing, empty or not a complete
+            ``torch.save`` archive.
+    """
+    if resume in (None, 'auto') or '://' in resume:
+        return
+    from mmscrl.compat import checkpoint_is_complete
+    if osp.isdir(resume) or checkpoint_is_complete(resume):
+        return
+    why = ('does not exist' if not osp.exists(resume) else
+           f'is empty or truncated ({osp.getsize(resume)} bytes)')
+    raise FileNotFoundError(
+        f'--resume {resume}: the checkpoint {why}; pass another checkpoint, '
+        'or --resume alone to pick the newest complete one of the work dir')
+
+
 def main(argv=None):
     args = parse_args(argv)
     import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
 
+    check_resume_checkpoint(args.resume)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
     runner = Runner.from_cfg(cfg)

@@ -103,3 +103,24 @@ def test_save_then_resume_with_stock_torch_load(tmp_path, repo_root,
     # and training continues from there
     runner2.train()
     assert runner2.iter == 8
+
+
+def test_resume_path_must_be_complete(tmp_path):
+    sys.path.insert(0, 'tools')
+    from importlib import import_module
+    train = import_module('train')
+    import mmscrl  # noqa: F401
+    train.check_resume_checkpoint(None)
+    train.check_resume_checkpoint('auto')
+    good = tmp_path / 'iter_2.pth'
+    torch.save({'state_dict': {'w': torch.ones(3)}}, good)
+    train.check_resume_checkpoint(str(good))
+    bad = tmp_path / 'iter_4.pth'
+    bad.write_bytes(good.read_bytes()[:100])
+    for path, why in ((bad, 'truncated \\(100 bytes\\)'),
+                      (tmp_path / 'none.pth', 'does not exist')):
+        with pytest.raises(FileNotFoundError, match=f'{path.name}.*{why}'):
+            train.check_resume_checkpoint(str(path))
+        with pytest.raises(FileNotFoundError, match=path.name):
+            train.main(['configs/demo/byol_resnet18_1xb8-coslr-20i_demo.py',
+                        '--resume', str(path)])
