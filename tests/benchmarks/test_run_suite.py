@@ -59,3 +59,12 @@ def test_memory_child_and_arguments():
         suite.parse_args(['--sections', 'steps,nope'])
     with pytest.raises(SystemExit):
         suite.parse_args(['--amp'])  # AMP needs CUDA
+
+
+def test_gpu_check_script_parses():
+    """``gpu_check.sh`` is valid bash (it is only run where a GPU is)."""
+    import subprocess
+    script = osp.join(REPO, 'tools', 'benchmarks', 'gpu_check.sh')
+    out = subprocess.run(['bash', '-n', script], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr

@@ -136,8 +136,10 @@ class ORL(BaseSelfSupervisor):
         keep = None
         if data_samples is not None and all(
                 'inter_valid' in ds for ds in data_samples):
-            keep = torch.tensor([bool(ds.inter_valid) for ds in data_samples],
-                                device=img1.device)
+            valid = [bool(ds.inter_valid) for ds in data_samples]
+            if not all(valid):  # all valid (the usual case): no masking,
+                # which would only copy the rows (and sync on a GPU)
+                keep = torch.tensor(valid, device=img1.device)
         with torch.no_grad():
             self.target_net.update_parameters(
                 nn.Sequential(self.backbone, self.neck))
