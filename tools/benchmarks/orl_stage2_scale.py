@@ -149,6 +149,8 @@ def bench_selective_search(tmp: str, data: str, names, repeats: int):
         ours_img_per_s=n / statistics.median(t_ours),
         ratio_ours_over_plain=statistics.median(t_ours) /
         statistics.median(t_plain),
+        min_ratio_ours_over_plain=min(t_ours) / min(t_plain),
+        plain_s=t_plain, ours_s=t_ours,
         raw_boxes_per_image=float(np.mean([len(b) for b in props.boxes])),
         plain_raw_boxes_per_image=float(np.mean([len(b) for b in plain])),
         proposals_bytes_per_image=osp.getsize(out) / n,
@@ -303,14 +305,16 @@ def markdown(res: dict) -> str:
         f"Measured on {res['images']} images {res['height']}x"
         f"{res['width']} (photo crops), ResNet-{res['depth']}, crops "
         f"{res['patch_size']} px, k={res['k']}, torch threads "
-        f"{res['threads']}, {res['cpu']}.",
+        f"{res['threads']}, {res['cpu']}, load average "
+        f"{res['load_avg_start']} -> {res['load_avg_end']}.",
         '',
         '| measurement | value |', '|---|---|',
         f"| selective search, plain per-image loop | "
         f"{ss['plain_img_per_s']:.2f} img/s per core |",
         f"| selective search, ours (seeded, chunked) | "
         f"{ss['ours_img_per_s']:.2f} img/s per core "
-        f"({ss['ratio_ours_over_plain']:.2f}x the loop's time) |",
+        f"({ss['ratio_ours_over_plain']:.2f}x the loop's time, min "
+        f"{ss['min_ratio_ours_over_plain']:.2f}x) |",
         f"| raw boxes / image | {ss['raw_boxes_per_image']:.0f} |",
         f"| proposals file / image | "
         f"{ss['proposals_bytes_per_image'] / 1e3:.1f} kB |",
@@ -383,7 +387,7 @@ def parse_args(argv=None):
                    help='kNN search bank rows (random features)')
     p.add_argument('--search-queries', type=int, default=1024,
                    help='kNN search queries timed')
-    p.add_argument('--repeats', type=int, default=2,
+    p.add_argument('--repeats', type=int, default=3,
                    help='interleaved selective-search repeats (median)')
     p.add_argument('--procs', default='1,16,64',
                    help='process counts of the extrapolation')
@@ -415,6 +419,7 @@ def main(argv=None) -> dict:
         res = dict(images=len(names), height=args.height, width=args.width,
                    depth=args.depth, patch_size=args.patch_size, k=args.k,
                    threads=args.threads, opencv=cv2.__version__,
+                   load_avg_start=round(os.getloadavg()[0], 1),
                    cpu=f'{platform.processor() or platform.machine()}, '
                    f'{os.cpu_count()} logical CPUs')
         res['selective_search'], props = bench_selective_search(
@@ -423,6 +428,7 @@ def main(argv=None) -> dict:
         res['knn'], knn_file = bench_knn(tmp, data, names, model, args)
         res['correspondence'] = bench_correspondence(
             tmp, data, names, model, props, knn_file, args)
+        res['load_avg_end'] = round(os.getloadavg()[0], 1)
         res['extrapolation'], res['disk'] = extrapolate(
             res, [int(p) for p in args.procs.split(',')])
     finally:
