@@ -344,6 +344,7 @@ class ChunkedJob:
             with np.load(chunk.path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
             stored = json.loads(str(data.pop('chunk_fingerprint')))
+            span = (int(data['start']), int(data['end']))
         except FileNotFoundError:
             raise ValueError(
                 f'{chunk.path}: chunk of the {self.name} pass is missing '
@@ -356,9 +357,9 @@ class ChunkedJob:
                 'file and rerun the same command, it will be recomputed'
             ) from None
         diff = self._diff(stored)
-        if (int(data['start']), int(data['end'])) != (chunk.start,
-                                                      chunk.end):
-            diff.insert(0, 'item range')
+        if span != (chunk.start, chunk.end):
+            diff.insert(0, f'item range (chunk: {span}, this run: '
+                        f'{(chunk.start, chunk.end)})')
         if diff:
             raise StaleChunkError(self._stale_message(chunk, diff))
         return data
