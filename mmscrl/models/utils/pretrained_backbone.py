@@ -9,7 +9,10 @@ detector backbone, and the C4 shared head (``layer4``), with::
 ``PATH`` may be a full mmscrl/mmpretrain training checkpoint (online or query
 backbone ``backbone.*``; ``target_net.*``/``encoder_k.*`` skipped), an
 officially released SCRL (``online_network_state_dict``), DenseCL or ORL file,
-or a backbone-only file (see :mod:`mmscrl.utils.checkpoint_layout`). Unlike
+or a backbone-only file (see :mod:`mmscrl.utils.checkpoint_layout`), given
+as a local path or as anything :class:`mmengine.runner.CheckpointLoader`
+reads (``https://...``, ``torchvision://resnet50``, ``open-mmlab://...``,
+``s3://...`` through mmengine's file backends). Unlike
 mmengine's ``Pretrained`` with ``prefix='backbone.'`` (which needs a full
 checkpoint) or without prefix (which silently loads nothing from a full one),
 it accepts both layouts and fails loudly: every parameter and buffer of the
@@ -23,6 +26,7 @@ children initializers once ``init_cfg`` is given, so nothing re-initialises
 the loaded weights (tested in ``tests/benchmarks/test_mmdet_transfer.py``).
 """
 import fnmatch
+import os.path as osp
 from collections import OrderedDict
 from typing import Sequence
 
@@ -39,7 +43,9 @@ class PretrainedBackbone:
     """Initialise a ResNet-like module from the backbone of a checkpoint.
 
     Args:
-        checkpoint (str): checkpoint file of any supported layout. None raises
+        checkpoint (str): checkpoint of any supported layout: a local file
+            or a URL/scheme handled by mmengine's ``CheckpointLoader``
+            (``https://``, ``torchvision://``, ``open-mmlab://`` ...). None raises
             an error when the weights are initialised, so that a benchmark
             never trains from scratch by accident.
         allow_missing (Sequence[str]): fnmatch patterns of module keys that
@@ -58,6 +64,26 @@ class PretrainedBackbone:
         self.weights_only = weights_only
         self.report = None
 
+    def _load(self) -> dict:
+        """Local files through :func:`load_checkpoint_file` (clear errors
+        for empty/truncated files); URLs and ``scheme://`` names through
+        mmengine's ``CheckpointLoader`` (downloads are cached by torch.hub)."""
+        path = str(self.checkpoint)
+        if osp.exists(path) or '://' not in path:
+            return load_checkpoint_file(path, weights_only=self.weights_only)
+        from mmengine.runner import CheckpointLoader
+        try:
+            ckpt = CheckpointLoader.load_checkpoint(
+                path, map_location='cpu', logger='current')
+        except Exception as e:  # noqa: BLE001 (network/backends vary)
+            raise RuntimeError(
+                f'PretrainedBackbone: cannot load {path} through '
+                f'mmengine CheckpointLoader ({type(e).__name__}: {e})') from e
+        if not isinstance(ckpt, dict):
+            raise ValueError(f'PretrainedBackbone: {path} gave a '
+                             f'{type(ckpt).__name__}, expected a dict')
+        return ckpt
+
     def __call__(self, module):
         name = type(module).__name__
         if not self.checkpoint:
@@ -66,8 +92,7 @@ class PretrainedBackbone:
                 'Pass the pre-trained weights, e.g. tools/benchmarks/'
                 'mmdetection/dist_train.sh CONFIG CHECKPOINT GPUS (or '
                 '--pretrained random for a random-init baseline).')
-        ckpt = load_checkpoint_file(
-            self.checkpoint, weights_only=self.weights_only)
+        ckpt = self._load()
         extraction = extract_backbone(ckpt)
         source = extraction.state_dict
         target = module.state_dict()

@@ -95,13 +95,33 @@ def check_arch(paths: list, arch: str):
 
 
 def parse_args(argv=None):
+    """Split ``argv`` into this script's flags and tools/train.py's.
+
+    ``-h/--help`` prints both help texts and exits.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
-        description='Train an mmdet transfer benchmark', add_help=False)
+        prog='tools/benchmarks/mmdetection/train.py',
+        description='Train and evaluate an mmdet transfer benchmark from '
+        'pre-trained weights. Every other argument (CONFIG, --work-dir, '
+        '--amp, --resume, --cfg-options, --launcher ...) goes to '
+        'tools/train.py, whose help follows.',
+        add_help=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
         '--pretrained',
         required=True,
-        help=f'pre-trained checkpoint (any layout), or "{RANDOM}"')
-    parser.add_argument('--arch', choices=['fpn', 'c4', 'any'], default='any')
+        help='pre-trained checkpoint (full mmscrl checkpoint, backbone-only '
+        f'or released file), or "{RANDOM}" for the random-init '
+        'baseline')
+    parser.add_argument(
+        '--arch', choices=['fpn', 'c4', 'any'], default='any',
+        help='assert the detector kind: c4 requires a pre-trained '
+        'roi_head.shared_head, fpn refuses one')
+    if '-h' in argv or '--help' in argv:
+        parser.print_help()
+        print('\n' + '-' * 30 + ' tools/train.py ' + '-' * 30)
+        _load_tools_train().parse_args(['--help'])  # prints, exits 0
     args, rest = parser.parse_known_args(argv)
     return args, rest
 
