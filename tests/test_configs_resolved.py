@@ -1,7 +1,8 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Every shipped config resolves to the same dict as before the configs were
-layered (``tests/data/resolved_configs.json``), except the changes listed in
-``INTENDED_CHANGES``.
+layered (``tests/data/resolved_configs.json``, taken at commit 9778c2f),
+except the changes listed in ``INTENDED_CHANGES`` and the top-level helper
+variables listed in ``NEW_HELPER_VARIABLES``.
 
 The snapshot holds, per config path (relative to ``configs/``), the config
 resolved by ``mmengine.Config.fromfile`` (all ``_base_`` files merged, all
@@ -12,8 +13,9 @@ path); a config of the snapshot that no longer exists under its old or new
 name fails the test, so none is lost silently. Configs added after the
 snapshot are only checked to resolve.
 
-Regenerate the snapshot (only when a config change is intended, and then
-list it in ``INTENDED_CHANGES`` instead where possible)::
+To accept the current configs as the new reference, regenerate the
+snapshot and empty ``RENAMED``, ``INTENDED_CHANGES`` and
+``NEW_HELPER_VARIABLES`` (the consistency test fails until they are)::
 
     python tests/test_configs_resolved.py --write
 """
