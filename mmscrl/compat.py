@@ -175,10 +175,12 @@ def mmengine_checkpoint_safe_globals() -> list:
     for mod in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         safe += [(_ma._reconstruct, f'{mod}._reconstruct'),
                  (_ma.scalar, f'{mod}.scalar')]
-    # concrete dtype classes (np.dtypes.Float64DType, ...) used by dtype pickles
+    # concrete dtype classes (np.dtypes.Float64DType, ...) of dtype pickles
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
-        safe += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
+        safe += [
+            getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')
+        ]
     return safe
 
 

@@ -1,6 +1,5 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Each fix in mmscrl.compat, tested against the behaviour it repairs."""
-import io
 import pickle
 import textwrap
 
@@ -12,7 +11,8 @@ import mmscrl  # noqa: F401
 from mmscrl import compat
 
 
-@pytest.mark.parametrize('hue', [-0.5, -0.31, -0.1, -0.004, 0., 0.05, 0.37, 0.5])
+@pytest.mark.parametrize('hue',
+                         [-0.5, -0.31, -0.1, -0.004, 0., 0.05, 0.37, 0.5])
 @pytest.mark.parametrize('backend', ['cv2', 'pillow'])
 def test_adjust_hue_replacement_matches_mmcv_numpy1(hue, backend):
     """Under numpy 1.x mmcv's own adjust_hue works: ours must equal it."""
@@ -94,7 +94,8 @@ def test_collate_fn_scope_from_mmpretrain_base(tmp_path, random_image_dir):
             dataset=dict(_delete_=True, type='CustomDataset',
                          data_root={str(random_image_dir)!r},
                          pipeline={{{{_base_.train_pipeline}}}},
-                         ann_file='', data_prefix='unlabeled', with_label=False))
+                         ann_file='', data_prefix='unlabeled',
+                         with_label=False))
         """))
     cfg = Config.fromfile(str(cfg_file))
     assert cfg.train_dataloader.collate_fn.get('_scope_') == 'mmpretrain'

@@ -1,10 +1,10 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Train an mmscrl (or any mmpretrain-compatible) config with MMEngine's Runner.
+"""Train an mmscrl (or mmpretrain-compatible) config with MMEngine's Runner.
 
 Flags follow mmpretrain's ``tools/train.py``::
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
-        [--auto-scale-lr] [--no-validate] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
+        [--amp] [--auto-scale-lr] [--no-validate] [--cfg-options k=v ...]
         [--launcher {none,pytorch,slurm,mpi}] [--local-rank N]
 
 Multi-process: ``tools/dist_train.sh CONFIG GPUS`` (torchrun) or
@@ -101,7 +101,8 @@ def merge_args(cfg, args):
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
             raise KeyError(
-                f'--auto-scale-lr needs an `auto_scale_lr` dict in {args.config}')
+                '--auto-scale-lr needs an `auto_scale_lr` dict in '
+                f'{args.config}')
         cfg.auto_scale_lr.enable = True
 
     def set_default_dataloader_cfg(cfg, field):

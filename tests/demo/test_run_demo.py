@@ -66,11 +66,11 @@ def test_set_data_root(repo_root, tmp_path):
 
 def test_pretrained_backbone_is_loaded(repo_root, tmp_path):
     """The detector's backbone gets the SSL model's online backbone."""
+    from mmdet.registry import MODELS
     from mmengine.registry import DefaultScope
     from mmpretrain.models import ResNet
 
     import mmscrl  # noqa: F401
-    from mmdet.registry import MODELS
     ssl_backbone = ResNet(depth=18, out_indices=(3, ))
     state = {f'backbone.{k}': v for k, v in
              ssl_backbone.state_dict().items()}

@@ -84,11 +84,10 @@ def run_tool(cmd, out_file, banner):
 
 def main(argv=None):
     args = parse_args(argv)
-    import mmscrl  # noqa: F401
-
     from demo_workflow import (Banner, format_results, pretrain_config,
                                run_detector, run_train, write_results)
 
+    import mmscrl  # noqa: F401
     from mmscrl.demo import ensure_demo_dataset
 
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))

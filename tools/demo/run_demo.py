@@ -108,12 +108,12 @@ def main(argv=None):
     args = parse_args(argv)
     opts = resolve(args)
     sys.path.insert(0, HERE)
-    import mmscrl  # noqa: F401
     from demo_workflow import (Banner, format_results, pretrain_config,
                                remove_demo_work_dir, run_detector, run_train,
                                write_results)
     from mmengine.config import Config
 
+    import mmscrl  # noqa: F401
     from mmscrl.demo import ensure_demo_dataset
 
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
