@@ -454,19 +454,27 @@ def run_detector(det_config: str, work_dir: str, data_root: str,
 
 
 def format_results(rows: Sequence[Dict]) -> str:
-    """Markdown table ``init | bbox AP | AP50 | ...`` (AP in percent)."""
+    """Markdown table ``init | bbox AP | AP50 | ...`` (AP in percent);
+    box/image kNN top-1 columns when a row has them."""
+    knn = any('box_knn_top1' in r for r in rows)
     lines = [
-        '| init | bbox AP | AP50 | pre-train (s) | detector (s) |',
-        '|---|---:|---:|---:|---:|'
+        '| init | bbox AP | AP50 | '
+        + ('box kNN | image kNN | ' if knn else '')
+        + 'pre-train (s) | detector (s) |',
+        '|---|---:|---:|' + ('---:|---:|' if knn else '') + '---:|---:|'
     ]
     for r in rows:
         if r.get('error'):
-            lines.append(f'| {r["init"]} | n/a | n/a | - | - |')
+            lines.append(f'| {r["init"]} | n/a | n/a | '
+                         + ('n/a | n/a | ' if knn else '') + '- | - |')
             continue
         pre = r.get('pretrain_seconds')
+        knn_cols = ''.join(
+            '- | ' if r.get(k) is None else f'{r[k]:.1f} | '
+            for k in ('box_knn_top1', 'image_knn_top1')) if knn else ''
         lines.append(
             f'| {r["init"]} | {100 * r["bbox_mAP"]:.1f} | '
-            f'{100 * r["bbox_mAP_50"]:.1f} | '
+            f'{100 * r["bbox_mAP_50"]:.1f} | {knn_cols}'
             f'{"-" if pre is None else f"{pre:.0f}"} | '
             f'{r["detector_seconds"]:.0f} |')
     notes = [f'- {r["init"]}: not available: {r["error"]}'

@@ -8,10 +8,11 @@
 
 For each method: pre-train a ResNet-18 on the unlabeled demo images
 (configs/demo/*_demo.py), then train the demo Faster R-CNN R18-FPN from it;
-plus the same detector from random init. ORL runs its three stages: stage 1
-is the BYOL demo run (shared with the BYOL row), stage 2 the tools in
-tools/orl/ (image kNN, selective search, RoI pairs; sizes scaled to the
-128 px demo images), stage 3 the ORL demo config. Writes
+plus the same detector from random init; then the box-level and
+image-level kNN top-1 of every backbone (``add_box_knn``). ORL runs its
+three stages: stage 1 is the BYOL demo run (shared with the BYOL row),
+stage 2 the tools in tools/orl/ (image kNN, selective search, RoI pairs;
+sizes scaled to the 128 px demo images), stage 3 the ORL demo config. Writes
 ``<work-dir>/results.{md,json}``; a method that fails is reported as not
 available with its error (no number). Finished stages are reused on reruns;
 an interrupted stage resumes from its last checkpoint.
@@ -82,6 +83,35 @@ def run_tool(cmd, out_file, banner):
     return out_file
 
 
+def add_box_knn(rows, runs, paths, seed, depth=18):
+    """Add ``box_knn_top1``/``image_knn_top1`` (%) to each row.
+
+    The measurement of ``BoxKNNHook`` (``mmscrl.evaluation``): the labelled
+    demo train split votes for the val split, k = 20, T = 0.07, on the
+    pre-trained backbone, or a randomly initialised ResNet-``depth`` (the
+    demo backbone) with ``seed`` for the random-init row. A failure is
+    reported and leaves the rows without the two keys.
+    """
+    try:
+        from mmscrl.evaluation import (build_backbone, evaluate_backbone,
+                                       load_detection_set)
+        train = load_detection_set(paths['ann_train'], paths['train'])
+        val = load_detection_set(paths['ann_val'], paths['val'])
+        for row, (_, ckpt) in zip(rows, runs):
+            if row.get('error'):
+                continue
+            backbone = build_backbone(ckpt or 'random',
+                                      depth=None if ckpt else depth,
+                                      seed=seed)
+            metrics = evaluate_backbone(backbone, train, val, ks=(20, ))
+            row.update(box_knn_top1=metrics['box_k20_top1'],
+                       image_knn_top1=metrics['image_k20_top1'])
+    except Exception:  # the detection table stays valid without it
+        traceback.print_exc()
+        print('[demo-all] box/image kNN failed (see above); the table '
+              'has no kNN columns', flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
     from demo_workflow import (Banner, format_results, pretrain_config,
@@ -102,7 +132,7 @@ def main(argv=None):
     methods = list(dict.fromkeys(args.methods))
     pretrain_order = [m for m in ('byol', 'scrl', 'densecl', 'orl')
                       if m in methods or (m == 'byol' and 'orl' in methods)]
-    n_stages = 1 + len(pretrain_order) + len(methods) + (
+    n_stages = 2 + len(pretrain_order) + len(methods) + (
         0 if args.skip_random else 1) + ('orl' in methods)
     banner = Banner(total=n_stages)
 
@@ -207,6 +237,9 @@ def main(argv=None):
                  pretrain_seconds=pre_secs.get(method),
                  detector_seconds=det['seconds'], pretrain_checkpoint=ckpt,
                  work_dir=det['work_dir']))
+
+    banner('box-level / image-level kNN of the backbones')
+    add_box_knn(rows, runs, paths, args.seed)
 
     meta = dict(
         det_config=DEFAULTS['det_config'],
