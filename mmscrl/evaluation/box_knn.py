@@ -25,7 +25,7 @@ Used by :class:`mmscrl.engine.hooks.BoxKNNHook` during pre-training and by
 """
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch

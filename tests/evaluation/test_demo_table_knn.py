@@ -59,4 +59,3 @@ def test_add_box_knn_failure_keeps_rows(tmp_path, capsys):
     run_all_demos.add_box_knn(rows, [('scrl', 'x.pth')], paths, seed=0)
     assert rows == [dict(init='SCRL')]
     assert 'box/image kNN failed' in capsys.readouterr().out
-

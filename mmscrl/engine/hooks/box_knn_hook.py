@@ -92,6 +92,7 @@ class BoxKNNHook(Hook):
         if (val_ann_file is None) != (val_img_dir is None):
             raise ValueError('BoxKNNHook: give both val_ann_file and '
                              'val_img_dir, or neither')
+
         def join(path):
             if path is None or data_root is None or osp.isabs(path):
                 return path

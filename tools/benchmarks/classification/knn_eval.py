@@ -113,12 +113,12 @@ class _Progress:
 
 def main(argv=None):
     args = parse_args(argv)
-    import mmscrl  # noqa: F401  (compat fixes, PretrainedBackbone)
     from mmengine.dist import (collect_results, get_dist_info, init_dist,
                                is_main_process)
     from mmengine.registry import DefaultScope, init_default_scope
     from mmengine.runner import Runner
 
+    import mmscrl  # noqa: F401  (compat fixes, PretrainedBackbone)
     from mmscrl.evaluation.knn import knn_accuracy
     from mmscrl.models.utils.pretrained_backbone import PretrainedBackbone
 

@@ -54,9 +54,9 @@ def main(argv=None):
     tools_train = det_train._load_tools_train()
     train_args = tools_train.parse_args(rest)
 
-    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
     from mmengine.runner import Runner
 
+    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
     from mmscrl.utils.checkpoint_layout import (extract_backbone,
                                                 load_checkpoint_file)
 
