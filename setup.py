@@ -50,7 +50,7 @@ def parse_requirements(fname):
 
 
 def add_mim_extension():
-    """Expose ``configs/``, ``tools/`` and the model index in ``mmscrl/.mim``."""
+    """Expose ``configs/``, ``tools/``, the model index in ``mmscrl/.mim``."""
     editable = any(a in sys.argv for a in ('develop', 'editable_wheel'))
     mim_root = osp.join(HERE, 'mmscrl', '.mim')
     os.makedirs(mim_root, exist_ok=True)

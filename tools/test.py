@@ -115,8 +115,9 @@ def build_test_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
     from mmengine.runner import Runner
+
+    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
 
     if not (osp.isfile(args.checkpoint) or '://' in args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')

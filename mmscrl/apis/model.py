@@ -138,9 +138,10 @@ def get_model(model: ConfigType,
         >>> model = get_model('configs/scrl/scrl_resnet50_8xb256-lars-'
         ...                   'coslr-200e_in1k.py', pretrained='epoch_200.pth')
     """
-    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
     from mmengine.registry import MODELS as ROOT_MODELS
     from mmengine.registry import DefaultScope
+
+    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
 
     cfg = _load_config(model)
     if cfg_options:

@@ -63,7 +63,8 @@ def test_get_model_clear_errors(tmp_path):
         get_model(dict(default_scope='mmscrl'))
     with pytest.raises(ValueError, match='load_from'):
         get_model(DEMO, pretrained=True)
-    with pytest.raises(RuntimeError, match='unexpected key in source state_dict: foo'):
+    with pytest.raises(RuntimeError,
+                       match='unexpected key in source state_dict: foo'):
         bad = tmp_path / 'bad.pth'
         torch.save({'state_dict': {'foo': torch.zeros(1)}}, bad)
         get_model(DEMO, pretrained=str(bad), strict=True)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = osp.join(REPO, 'configs', 'demo', 'faster-rcnn_r18_fpn_1xb8-300i_demo.py')
+CFG = osp.join(REPO, 'configs', 'demo',
+               'faster-rcnn_r18_fpn_1xb8-300i_demo.py')
 _spec = importlib.util.spec_from_file_location(
     '_mmscrl_tools_test', osp.join(REPO, 'tools', 'test.py'))
 test_tool = importlib.util.module_from_spec(_spec)

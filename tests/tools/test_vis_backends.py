@@ -19,8 +19,9 @@ def test_tensorboard_backend_logs_the_loss(tmp_path, random_image_dir):
     user_cfg = tmp_path / 'byol_tb.py'
     user_cfg.write_text(
         "_base_ = 'mmscrl::demo/byol_resnet18_1xb8-coslr-20i_demo.py'\n"
-        "visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),\n"
-        "                                dict(type='TensorboardVisBackend')])\n")
+        "visualizer = dict(vis_backends=[\n"
+        "    dict(type='LocalVisBackend'),\n"
+        "    dict(type='TensorboardVisBackend')])\n")
     cmd = [
         sys.executable, osp.join(REPO, 'tools', 'train.py'), str(user_cfg),
         '--work-dir', str(work), '--cfg-options',

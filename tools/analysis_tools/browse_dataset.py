@@ -25,8 +25,8 @@ import numpy as np
 from mmengine.config import Config, DictAction
 
 from mmscrl.visualization.draw import (draw_box, hstack, imwrite_atomic,
-                                       letterbox, map_boxes, palette,
-                                       vstack, with_header)
+                                       letterbox, map_boxes, palette, vstack,
+                                       with_header)
 
 ORL_VIEW_NAMES = ('view 1', 'view 2', 'intra-RoI 1', 'intra-RoI 2',
                   'inter-RoI (query)', 'inter-RoI (kNN image)')
@@ -133,9 +133,9 @@ def draw_sample(sample: dict, panel: int = 192) -> np.ndarray:
 def browse(config, output_dir='work_dirs/browse', num=4, image_dir=None,
            panel=192, seed=0, cfg_options=None):
     """Write ``num`` PNGs of training views; return their paths."""
-    import mmscrl  # noqa: F401
     from mmengine.registry import DefaultScope
 
+    import mmscrl  # noqa: F401
     from mmscrl.registry import DATASETS
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:

@@ -7,7 +7,8 @@
 The self-supervised algorithms' ``forward`` needs several augmented views
 and data samples, so, like mmpretrain's ``get_flops.py`` for such models,
 the FLOPs are counted for the backbone (optionally with the neck) on one
-``1 x 3 x H x W`` image with :func:`mmengine.analysis.get_model_complexity_info`;
+``1 x 3 x H x W`` image with
+:func:`mmengine.analysis.get_model_complexity_info`;
 the parameter count of the whole model (both encoders, heads, queues
 excluded) is reported as well. The model is built with
 :func:`mmscrl.apis.get_model` (no dataset needed).

@@ -12,7 +12,8 @@ drops what only resuming needs (``optimizer``, ``param_schedulers``,
 ``message_hub``, the EMA state of the optimizer...), saves it and renames it
 ``<OUT_FILE stem>-<first 8 hex digits of its sha256>.pth``, so the file name
 certifies the content (``torch.hub.load_state_dict_from_url(...,
-check_hash=True)`` verifies that suffix on download). Works for pre-training checkpoints (to be
+check_hash=True)`` verifies that suffix on download). Works for pre-training
+checkpoints (to be
 read by ``tools/model_converters/extract_backbone.py`` or
 ``PretrainedBackbone``) and for detectors alike.
 """

@@ -15,14 +15,23 @@ from mmscrl.visualization.curves import curve_keys, load_scalars, plot_curves
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description='Plot mmengine training curves')
-    p.add_argument('runs', nargs='+')
+    p = argparse.ArgumentParser(
+        description='Plot mmengine training curves of one or more runs.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('runs', nargs='+',
+                   help='work dirs, <timestamp> dirs or scalars.json files')
     p.add_argument('--out', required=True, help='output PNG')
-    p.add_argument('--keys', nargs='+', default=None)
-    p.add_argument('--labels', nargs='+', default=None)
-    p.add_argument('--ncols', type=int, default=3)
-    p.add_argument('--smooth', type=int, default=1)
-    p.add_argument('--dpi', type=int, default=100)
+    p.add_argument('--keys', nargs='+', default=None,
+                   help='scalars to draw; default: every numeric key '
+                   '(losses first, then lr, momentum, the rest)')
+    p.add_argument('--labels', nargs='+', default=None,
+                   help='legend name per run; default: folder names')
+    p.add_argument('--ncols', type=int, default=3,
+                   help='subplots per row')
+    p.add_argument('--smooth', type=int, default=1,
+                   help='moving-average window for training curves '
+                   '(1 = raw)')
+    p.add_argument('--dpi', type=int, default=100, help='PNG resolution')
     args = p.parse_args(argv)
     if args.labels and len(args.labels) != len(args.runs):
         p.error(f'--labels needs {len(args.runs)} names')

@@ -17,15 +17,23 @@ from mmscrl.visualization.densecl_correspondence import \
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('image')
-    p.add_argument('config')
-    p.add_argument('checkpoint', nargs='?', default=None)
-    p.add_argument('--out', required=True)
-    p.add_argument('--size', type=int, default=128)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--num-samples', type=int, default=3)
-    p.add_argument('--panel', type=int, default=256)
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('image', help='input image')
+    p.add_argument('config', help='DenseCL config (DenseCLOfficial model)')
+    p.add_argument('checkpoint', nargs='?', default=None,
+                   help='trained checkpoint (path or URL); without it the '
+                   'model is randomly initialised')
+    p.add_argument('--out', required=True, help='output PNG')
+    p.add_argument('--size', type=int, default=128,
+                   help='view side in pixels (C5 grid = size / 32)')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the first view pair')
+    p.add_argument('--num-samples', type=int, default=3,
+                   help='view pairs (rows) to draw')
+    p.add_argument('--panel', type=int, default=256,
+                   help='panel side in pixels')
     args = p.parse_args(argv)
     res = visualize_densecl_correspondence(
         args.image, args.config, args.checkpoint, args.out, size=args.size,

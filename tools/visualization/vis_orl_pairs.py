@@ -16,16 +16,27 @@ from mmscrl.visualization.orl_pairs import visualize_orl_pairs
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('correspondence')
-    p.add_argument('data_root')
-    p.add_argument('--out', required=True)
-    p.add_argument('--index', type=int, default=0)
-    p.add_argument('--knn', default=None)
-    p.add_argument('--panel', type=int, default=160)
-    p.add_argument('--num-intra', type=int, default=4)
-    p.add_argument('--num-inter', type=int, default=2)
-    p.add_argument('--seed', type=int, default=0)
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('correspondence',
+                   help='ORL stage-2 correspondence file (.npz or the '
+                   'official .json)')
+    p.add_argument('data_root', help='folder the file names are relative '
+                   'to (e.g. data/coco/train2017)')
+    p.add_argument('--out', required=True, help='output PNG')
+    p.add_argument('--index', type=int, default=0,
+                   help='query image (row of the file)')
+    p.add_argument('--knn', default=None,
+                   help='stage-2a kNN file; adds the similarity scores')
+    p.add_argument('--panel', type=int, default=160,
+                   help='panel side in pixels')
+    p.add_argument('--num-intra', type=int, default=4,
+                   help='intra-image box pairs to draw')
+    p.add_argument('--num-inter', type=int, default=2,
+                   help='kNN images (inter-image RoI pairs) to draw')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the pair sampling')
     args = p.parse_args(argv)
     res = visualize_orl_pairs(args.correspondence, args.data_root, args.out,
                               index=args.index, knn_file=args.knn,

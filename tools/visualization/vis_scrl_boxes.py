@@ -15,15 +15,21 @@ from mmscrl.visualization.scrl_boxes import visualize_scrl_boxes
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('image')
-    p.add_argument('--out', required=True)
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('image', help='input image')
+    p.add_argument('--out', required=True, help='output PNG')
     p.add_argument(
         '--config',
-        default='configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--num-samples', type=int, default=3)
-    p.add_argument('--panel', type=int, default=256)
+        default='configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py',
+        help='SCRL config whose training pipeline samples views and boxes')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the first sample')
+    p.add_argument('--num-samples', type=int, default=3,
+                   help='view pairs (rows) to draw')
+    p.add_argument('--panel', type=int, default=256,
+                   help='panel side in pixels')
     args = p.parse_args(argv)
     out = visualize_scrl_boxes(args.image, args.config, args.out,
                                seed=args.seed, panel=args.panel,

@@ -45,7 +45,8 @@ class PretrainedBackbone:
     Args:
         checkpoint (str): checkpoint of any supported layout: a local file
             or a URL/scheme handled by mmengine's ``CheckpointLoader``
-            (``https://``, ``torchvision://``, ``open-mmlab://`` ...). None raises
+            (``https://``, ``torchvision://``, ``open-mmlab://`` ...).
+            None raises
             an error when the weights are initialised, so that a benchmark
             never trains from scratch by accident.
         allow_missing (Sequence[str]): fnmatch patterns of module keys that
