@@ -23,7 +23,7 @@ def _load_suite():
 def test_quick_suite_writes_json_markdown_and_chart(tmp_path):
     suite = _load_suite()
     out = tmp_path / 'bench'
-    res = suite.main(['--quick', '--sections', 'steps,data,roialign',
+    res = suite.main(['--quick', '--sections', 'steps,flops,data,roialign',
                       '--out-dir', str(out)])
     # every model stepped, every comparison has both ratios
     assert set(res['steps']['models']) == set(suite.MODELS_CFG)
@@ -39,6 +39,9 @@ def test_quick_suite_writes_json_markdown_and_chart(tmp_path):
         assert sum(row['transform_share'].values()) == pytest.approx(1.)
     assert 0 < res['data']['SCRL']['box_sampler_share'] < 1
     assert res['roialign']['mmcv_equals_torchvision']
+    # the box branch adds FLOPs to BYOL's; ORL's patches add more
+    fl = res['flops']['ratios']
+    assert fl['SCRL / BYOL'] > 0 and fl['ORL stage 3 / BYOL'] > 1
     saved = json.loads((out / 'results.json').read_text())
     assert saved['setup']['quick'] and saved['setup']['depth'] == 18
     md = (out / 'results.md').read_text()

@@ -20,6 +20,10 @@ Sections (``--sections``, comma-separated; default all):
     the real data pipeline (K = 10 pairs per image); ORL's four patches are
     ``96 * size / 224`` px. With ``--device cuda`` the peak CUDA memory
     allocated during each model's steps is recorded.
+``flops``
+    Floating-point operations of one training step of each model (forward
+    + backward, ``torch.utils.flop_counter``; mmcv ops are not counted),
+    hence each method's inherent cost ratio, independent of machine load.
 ``memory``
     Peak CPU RSS of a fresh process that builds one model and its batch and
     runs two steps (one child process per model; CPU only).
@@ -64,7 +68,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', '_base_')
-SECTIONS = ('steps', 'memory', 'data', 'roialign', 'orl_stage2')
+SECTIONS = ('steps', 'flops', 'memory', 'data', 'roialign', 'orl_stage2')
 
 #: name -> (model config under configs/_base_/models, type override)
 MODELS_CFG = {
@@ -317,20 +321,51 @@ def bench_steps(args):
     return dict(models=rows, ratios=ratios, **info)
 
 
+def bench_flops(args):
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    batches, _ = make_batches(args)
+    rows = {}
+    for name in MODELS_CFG:
+        model = build_model(name, args)
+        wrapper = build_optim_wrapper(name, model, args)
+        model.train_step(batches[name], wrapper)  # EMA copy on first update
+        with FlopCounterMode(display=False) as counter:
+            model.train_step(batches[name], wrapper)
+        rows[name] = dict(gflops=counter.get_total_flops() / 1e9)
+        del model, wrapper
+        print(f'  flops {name}: {rows[name]["gflops"]:.1f} GFLOP', flush=True)
+    ratios = {label: rows[m]['gflops'] / rows[b]['gflops']
+              for label, m, b, _ in COMPARISONS}
+    return dict(models=rows, ratios=ratios)
+
+
+def _peak_rss_mb():
+    """This process's peak RSS in MB: ``VmHWM`` on Linux (``ru_maxrss``
+    would carry over the parent's peak across fork + exec)."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(args):
     """Peak RSS of this process after building one model + 2 steps."""
     _init_message_hub()
     name = args.memory_child
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_mb()
     torch.manual_seed(0)
     model = build_model(name, args)
     wrapper = build_optim_wrapper(name, model, args)
     batches, _ = make_batches(args)
     for _ in range(2):
         model.train_step(batches[name], wrapper)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return dict(model=name, peak_rss_mb=peak / 1024,
-                rss_before_model_mb=before / 1024)
+    return dict(model=name, peak_rss_mb=_peak_rss_mb(),
+                rss_before_model_mb=before)
 
 
 def bench_memory(args):
@@ -505,18 +540,23 @@ def markdown(res):
     if 'steps' in res:
         st = res['steps']
         gpu = a['device'] == 'cuda'
-        lines += ['| comparison | median ratio | min ratio | target | met |',
-                  '|---|---|---|---|---|']
+        fl = (res.get('flops') or {}).get('ratios', {})
+        lines += ['| comparison | median ratio | min ratio | target | met |'
+                  ' FLOP ratio |', '|---|---|---|---|---|---|']
         for r in st['ratios']:
             met = ('yes' if r['met_median'] and r['met_min'] else
                    'min only' if r['met_min'] else
                    'median only' if r['met_median'] else 'no')
+            flop = f"{fl[r['label']]:.3f}x" if r['label'] in fl else '-'
             lines.append(f"| {r['label']} | {r['median_ratio']:.3f}x | "
                          f"{r['min_ratio']:.3f}x | <= {r['target']}x | "
-                         f"{met} |")
+                         f"{met} | {flop} |")
         mem = res.get('memory') or {}
+        flm = (res.get('flops') or {}).get('models', {})
         head = '| model | median step s | min step s |'
         sep = '|---|---|---|'
+        if flm:
+            head, sep = head + ' GFLOP/step |', sep + '---|'
         if gpu:
             head, sep = head + ' CUDA max alloc MB |', sep + '---|'
         if mem:
@@ -524,6 +564,8 @@ def markdown(res):
         lines += ['', head, sep]
         for n, r in st['models'].items():
             row = f"| {n} | {r['median_s']:.3f} | {r['min_s']:.3f} |"
+            if flm:
+                row += f" {flm[n]['gflops']:.1f} |"
             if gpu:
                 row += f" {r['cuda_max_allocated_mb']:.0f} |"
             if mem:
@@ -567,9 +609,14 @@ def plot(res, path):
     for i, r in enumerate(ratios):
         ax.plot([i - 0.45, i + 0.45], [r['target']] * 2, color='#c03030',
                 lw=2, label='target' if i == 0 else None)
+    flops = (res.get('flops') or {}).get('ratios')
+    if flops:
+        ax.scatter(x, [flops[r['label']] for r in ratios], marker='D',
+                   color='black', s=18, zorder=3, label='FLOP ratio')
     ax.axhline(1.0, color='grey', lw=0.8, ls=':')
     ax.set_xticks(x)
-    ax.set_xticklabels([r['label'] for r in ratios], fontsize=8)
+    ax.set_xticklabels([r['label'].replace(' / ', '\n/ ') for r in ratios],
+                       fontsize=8)
     ax.set_ylabel('step time ratio')
     a = res['setup']
     ax.set_title(f"ResNet-{a['depth']}, batch {a['batch']}, {a['size']} px,"
