@@ -134,6 +134,7 @@ def browse(config, output_dir='work_dirs/browse', num=4, image_dir=None,
            panel=192, seed=0, cfg_options=None):
     """Write ``num`` PNGs of training views; return their paths."""
     from mmengine.registry import DefaultScope
+    from mmengine.utils import ProgressBar
 
     import mmscrl  # noqa: F401
     from mmscrl.registry import DATASETS
@@ -150,7 +151,9 @@ def browse(config, output_dir='work_dirs/browse', num=4, image_dir=None,
             raise ValueError(f'{cfg.filename}: the dataset is empty '
                              f'({ds_cfg.get("data_root", "")})')
         paths = []
-        for i in range(min(num, len(dataset))):
+        total = min(num, len(dataset))
+        progress = ProgressBar(total) if total > 1 else None
+        for i in range(total):
             sample = dataset[i]
             img_path = sample['data_samples'].get('img_path', '') \
                 if sample.get('data_samples') is not None else ''
@@ -162,6 +165,8 @@ def browse(config, output_dir='work_dirs/browse', num=4, image_dir=None,
             row = with_header(draw_sample(sample, panel), title)
             out = osp.join(output_dir, f'{i:04d}.png')
             paths.append(imwrite_atomic(out, vstack([row])))
+            if progress is not None:
+                progress.update()
     return paths
 
 
