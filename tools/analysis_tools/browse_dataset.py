@@ -167,6 +167,8 @@ def browse(config, output_dir='work_dirs/browse', num=4, image_dir=None,
             paths.append(imwrite_atomic(out, vstack([row])))
             if progress is not None:
                 progress.update()
+        if progress is not None:
+            progress.file.write('\n')
     return paths
 
 
