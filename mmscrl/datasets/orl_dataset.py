@@ -17,7 +17,7 @@ class ORLDataset(BaseDataset):
 
     Every ``__getitem__`` draws (with :func:`get_orl_rng`, seeded per rank,
     worker and epoch; the official code reseeds every worker identically,
-    spec quirk 2):
+    so its draws repeat across GPUs and epochs):
 
     1. a kNN slot ``k`` uniformly among the first ``topk_knn_image`` slots
        (official ``random.randint``) -> kNN image ``knn[idx, k]``;

@@ -141,9 +141,9 @@ def get_orl_rng() -> np.random.Generator:
     The official code reseeds ``random`` of every dataloader worker with its
     worker id on every GPU and every epoch (OpenSelfSup ``build_loader``), so
     the kNN, box and jitter draws repeat across GPUs and epochs. Here the
-    generator is seeded from ``SeedSequence([seed, rank])`` where ``seed`` is torch's per-worker seed (``base_seed +
-    worker_id``; PyTorch draws a new ``base_seed`` from the main process for
-    every epoch's iterator) or, without workers, ``torch.initial_seed()``
+    generator is seeded from ``SeedSequence([seed, rank])`` where ``seed``
+    is torch's per-worker seed (``base_seed + worker_id``; PyTorch draws a
+    new ``base_seed`` from the main process for every epoch's iterator) or, without workers, ``torch.initial_seed()``
     (which mmengine sets from ``randomness.seed``). Persistent workers keep
     their stream across epochs. Hence the draws differ per rank, worker and
     epoch and are reproducible for a fixed ``randomness.seed``.
