@@ -48,10 +48,10 @@ print(f'gpu_check: {torch.cuda.get_device_name()}, torch {torch.__version__}'
 PY
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv || true
 
-# steps: 6 models x (3 warm-up + 10 timed) AMP steps at batch 64; the
+# steps: 6 models x (5 warm-up + 20 timed) AMP steps at batch 64; the
 # data section runs on the host CPU (one worker) and is kept short
 timeout 450 "$PYTHON" tools/benchmarks/run.py --device cuda --amp \
-    --depth 50 --batch 64 --size 224 --repeats 10 --warmup 3 \
+    --depth 50 --batch 64 --size 224 --repeats 20 --warmup 5 \
     --sections steps,roialign,data --data-images 16 --data-repeats 2 \
     --out-dir "$OUT_DIR"
 echo "gpu_check: results in $OUT_DIR (paste results.md into README.md)"
