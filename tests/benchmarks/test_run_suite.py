@@ -62,6 +62,10 @@ def test_memory_child_and_arguments():
         suite.parse_args(['--sections', 'steps,nope'])
     with pytest.raises(SystemExit):
         suite.parse_args(['--amp'])  # AMP needs CUDA
+    assert suite.parse_args(['--models', 'SCRL, BYOL']).models == [
+        'SCRL', 'BYOL']
+    with pytest.raises(SystemExit):
+        suite.parse_args(['--models', 'SCRL,SimCLR'])
 
 
 def test_gpu_check_script_parses():

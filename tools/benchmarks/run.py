@@ -117,6 +117,9 @@ def parse_args(argv=None):
                    help='timed steps per model')
     p.add_argument('--warmup', type=int, default=2,
                    help='untimed steps per model')
+    p.add_argument('--models', default=None,
+                   help='comma-separated subset of the models of the steps '
+                   f'and memory sections (default all: {list(MODELS_CFG)})')
     p.add_argument('--amp', action='store_true',
                    help='AmpOptimWrapper (CUDA only)')
     p.add_argument('--data-images', type=int, default=24,
@@ -143,6 +146,12 @@ def parse_args(argv=None):
     bad = set(args.sections) - set(SECTIONS)
     if bad:
         p.error(f'unknown sections {sorted(bad)}; choose from {SECTIONS}')
+    args.models = (list(MODELS_CFG) if args.models is None else
+                   [m.strip() for m in args.models.split(',') if m.strip()])
+    bad = set(args.models) - set(MODELS_CFG)
+    if bad:
+        p.error(f'unknown models {sorted(bad)}; choose from '
+                f'{list(MODELS_CFG)}')
     if args.amp and not gpu:
         p.error('--amp needs --device cuda')
     if gpu and not torch.cuda.is_available():
@@ -286,7 +295,7 @@ def timed_step(model, data, wrapper, device):
 # sections
 # --------------------------------------------------------------------------
 def bench_steps(args):
-    names = list(MODELS_CFG)
+    names = list(args.models)
     torch.manual_seed(0)
     models = {n: build_model(n, args) for n in names}
     wrappers = {n: build_optim_wrapper(n, models[n], args) for n in names}
@@ -316,6 +325,8 @@ def bench_steps(args):
             rows[n]['cuda_max_allocated_mb'] = peak[n] / 2**20
     ratios = []
     for label, m, b, target in COMPARISONS:
+        if m not in rows or b not in rows:
+            continue
         med = rows[m]['median_s'] / rows[b]['median_s']
         low = rows[m]['min_s'] / rows[b]['min_s']
         ratios.append(dict(label=label, method=m, baseline=b, target=target,
@@ -373,7 +384,7 @@ def memory_child(args):
 
 def bench_memory(args):
     rows = {}
-    for name in MODELS_CFG:
+    for name in args.models:
         cmd = [sys.executable, osp.abspath(__file__), '--memory-child', name,
                '--depth', str(args.depth), '--batch', str(args.batch),
                '--size', str(args.size), '--queue-len', str(args.queue_len)]
@@ -568,11 +579,13 @@ def markdown(res):
         for n, r in st['models'].items():
             row = f"| {n} | {r['median_s']:.3f} | {r['min_s']:.3f} |"
             if flm:
-                row += f" {flm[n]['gflops']:.1f} |"
+                row += (f" {flm[n]['gflops']:.1f} |" if n in flm else
+                        ' - |')
             if gpu:
                 row += f" {r['cuda_max_allocated_mb']:.0f} |"
             if mem:
-                row += f" {mem[n]['peak_rss_mb']:.0f} |"
+                row += (f" {mem[n]['peak_rss_mb']:.0f} |" if n in mem else
+                        ' - |')
             lines.append(row)
         lines.append(f"\nSCRL box pairs in the batch: "
                      f"{st['scrl_pairs_per_batch']}; ORL patches "
@@ -668,11 +681,11 @@ def main(argv=None):
                   json.dumps(res, indent=2, default=str))
     md = markdown(res)
     _atomic_write(osp.join(args.out_dir, 'results.md'), md)
-    if 'steps' in res:
+    if res.get('steps', {}).get('ratios'):
         plot(res, osp.join(args.out_dir, 'ratios.png'))
     print('\n' + md, flush=True)
     print(f'wrote {args.out_dir}/results.json, results.md'
-          + (', ratios.png' if 'steps' in res else ''))
+          + (', ratios.png' if res.get('steps', {}).get('ratios') else ''))
     return res
 
 
