@@ -24,5 +24,5 @@ def test_orl_stage2_scale_quick(capsys):
     assert 0.45 < co['cache_bytes_per_image_fp16'] / \
         co['cache_bytes_per_image_fp32'] < 0.55
     assert [r['procs'] for r in res['extrapolation']] == [1, 8]
-    assert '| selective search, plain per-image loop |' in \
+    assert '| selective search, plain per-image loop' in \
         capsys.readouterr().out
