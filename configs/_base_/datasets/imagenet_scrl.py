@@ -51,8 +51,7 @@ train_pipeline = [
          iou_thr=0.5, max_tries=50, fallback='keep_last'),
     dict(type='PackInputs',
          algorithm_keys=['scrl_boxes', 'scrl_box_valid'],
-         meta_keys=['img_path', 'view_crop_bbox', 'view_flip',
-                    'view_img_shape']),
+         meta_keys=['img_path']),
 ]
 
 train_dataloader = dict(
