@@ -65,6 +65,8 @@ import numpy as np
 import torch
 from packaging.version import Version
 
+from mmscrl.utils.fileio import atomic_write_bytes  # noqa: F401 (re-export)
+
 _APPLIED = set()
 #: name -> why a fix was not applied (version outside its range)
 SKIPPED: Dict[str, str] = {}
@@ -315,65 +317,6 @@ def patch_cpu_distributed():
     MMDistributedDataParallel.__init__ = ddp_init
 
 
-def _remove_stale_parts(folder: str, name: str) -> None:
-    """Remove ``.<name>.<pid>.part`` files left by killed writers."""
-    for part in glob.glob(osp.join(folder, f'.{glob.escape(name)}.*.part')):
-        pid = part[:-len('.part')].rsplit('.', 1)[-1]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # that writer is still running
-        except ProcessLookupError:
-            pass
-        except (PermissionError, OverflowError):
-            continue
-        try:
-            os.remove(part)
-        except OSError:
-            pass
-
-
-def atomic_write_bytes(data: bytes, path: str) -> None:
-    """Write ``data`` to ``path`` so that a reader sees old or new, whole.
-
-    The bytes go to a hidden temporary file in the same folder
-    (``.<name>.<pid>.part``), which is flushed, fsynced and renamed over
-    ``path``; the folder is fsynced too where the OS allows. A kill at any
-    moment leaves ``path`` untouched (and at most the temporary file, which
-    the next successful write of ``path`` removes).
-
-    Args:
-        data (bytes): File content.
-        path (str): Destination file; its folder is created if missing.
-    """
-    path = str(path)
-    folder, name = osp.split(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{name}.{os.getpid()}.part')
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    _remove_stale_parts(folder, name)
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: folders cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def checkpoint_is_complete(path: str) -> bool:
     """Whether ``path`` is a complete ``torch.save`` zip archive.
 
@@ -481,8 +424,8 @@ def _save_checkpoint_with_step(self, runner, step, meta):
     if not is_main_process():
         return
     atomic_write_bytes(
-        str(self.last_ckpt).encode(), osp.join(runner.work_dir,
-                                               'last_checkpoint'))
+        osp.join(runner.work_dir, 'last_checkpoint'),
+        str(self.last_ckpt).encode())
     for old in outdated:
         path = self.file_backend.join_path(self.out_dir,
                                            self.filename_tmpl.format(old))
@@ -499,7 +442,7 @@ def patch_atomic_checkpoints():
     from mmengine.runner import runner as runner_mod
 
     def put(self, obj: bytes, filepath) -> None:
-        atomic_write_bytes(obj, str(filepath))
+        atomic_write_bytes(str(filepath), obj)
 
     put.__doc__ = LocalBackend.put.__doc__
     LocalBackend.put = put

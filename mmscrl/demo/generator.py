@@ -44,6 +44,8 @@ from typing import Dict, List, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmscrl.utils.fileio import atomic_write_json
+
 GENERATOR_VERSION = 2  # 2: semantic maps
 
 #: Class names, in category-id order (ids start at 1).
@@ -298,13 +300,6 @@ def _encode_rle(mask: np.ndarray) -> Dict:
     return rle
 
 
-def _atomic_write_json(obj, path: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
-
-
 def _meta(num_unlabeled, num_train, num_val, img_size, seed, max_objects):
     return dict(
         version=GENERATOR_VERSION,
@@ -530,15 +525,16 @@ def generate_demo_dataset(out_dir: str,
                 images=images,
                 annotations=anns,
                 categories=categories)
-            _atomic_write_json(
-                coco, osp.join(tmp_root, 'annotations',
-                               f'instances_{split}.json'))
-        _atomic_write_json(
+            atomic_write_json(
+                osp.join(tmp_root, 'annotations', f'instances_{split}.json'),
+                coco)
+        atomic_write_json(
+            osp.join(tmp_root, 'meta.json'),
             _meta(num_unlabeled, num_train, num_val, img_size, seed,
-                  max_objects), osp.join(tmp_root, 'meta.json'))
-        _atomic_write_json(  # last: marks the data set as complete
-            dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION),
-            osp.join(tmp_root, MARKER))
+                  max_objects))
+        atomic_write_json(  # last: marks the data set as complete
+            osp.join(tmp_root, MARKER),
+            dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION))
         if check_replaceable(out_dir):  # re-checked: it may have changed
             old = tempfile.mkdtemp(prefix='.demo_old_', dir=parent)
             os.replace(out_dir, osp.join(old, 'd'))

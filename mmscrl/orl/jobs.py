@@ -32,7 +32,6 @@ import os
 import os.path as osp
 import signal
 import sys
-import tempfile
 import time
 import zipfile
 import zlib
@@ -40,6 +39,8 @@ from typing import (Callable, Dict, Iterable, List, NamedTuple, Optional,
                     Sequence)
 
 import numpy as np
+
+from mmscrl.utils.fileio import atomic_write
 
 __all__ = [
     'atomic_write', 'save_npz_atomic', 'crc32_of', 'array_digest',
@@ -51,30 +52,6 @@ __all__ = [
 #: CRC, truncated member, header, mmap of a short file)
 NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zlib.error,
                    zipfile.BadZipFile)
-
-
-def atomic_write(path: str, write_fn: Callable, mode: str = 'wb') -> None:
-    """Call ``write_fn(fileobj)`` on a temporary file in the folder of
-    ``path``, fsync it, then move it to ``path`` with :func:`os.replace`.
-
-    A reader never sees a partial ``path``; on any exception (including
-    ``KeyboardInterrupt``/``SystemExit``) the temporary file is removed.
-    """
-    path = osp.abspath(path)
-    folder = osp.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, mode) as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def save_npz_atomic(path: str, **arrays) -> None:

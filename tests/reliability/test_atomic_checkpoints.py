@@ -75,13 +75,13 @@ def test_zero_byte_checkpoint_is_incomplete(tmp_path):
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     path = str(tmp_path / 'f.bin')
-    atomic_write_bytes(b'old', path)
+    atomic_write_bytes(path, b'old')
 
     def boom(fd):
         raise KeyboardInterrupt  # interrupted before the rename
 
     monkeypatch.setattr(os, 'fsync', boom)
     with pytest.raises(KeyboardInterrupt):
-        atomic_write_bytes(b'new' * 1000, path)
+        atomic_write_bytes(path, b'new' * 1000)
     assert open(path, 'rb').read() == b'old'
     assert os.listdir(tmp_path) == ['f.bin']

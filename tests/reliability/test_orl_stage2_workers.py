@@ -73,4 +73,5 @@ def test_pool_workers_die_with_parent(tmp_path):
     assert not left, f'workers {left} outlived their killed parent'
     assert len([f for f in os.listdir(work) if f.endswith('.npz')]) < 2
     # no temporary file left behind by a worker that was mid-write
-    assert not [f for f in os.listdir(work) if f.endswith('.tmp')]
+    assert not [f for f in os.listdir(work)
+                if f.endswith(('.tmp', '.part'))]

@@ -66,6 +66,8 @@ import time
 import numpy as np
 import torch
 
+from mmscrl.utils.fileio import atomic_write_text
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', '_base_')
 SECTIONS = ('steps', 'flops', 'memory', 'data', 'roialign', 'orl_stage2')
@@ -643,13 +645,6 @@ def plot(res, path):
     plt.close(fig)
 
 
-def _atomic_write(path, text):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
@@ -677,10 +672,10 @@ def main(argv=None):
         print(f'== {sec}', flush=True)
         res[sec] = globals()[f'bench_{sec}'](args)
     os.makedirs(args.out_dir, exist_ok=True)
-    _atomic_write(osp.join(args.out_dir, 'results.json'),
-                  json.dumps(res, indent=2, default=str))
+    atomic_write_text(osp.join(args.out_dir, 'results.json'),
+                      json.dumps(res, indent=2, default=str))
     md = markdown(res)
-    _atomic_write(osp.join(args.out_dir, 'results.md'), md)
+    atomic_write_text(osp.join(args.out_dir, 'results.md'), md)
     if res.get('steps', {}).get('ratios'):
         plot(res, osp.join(args.out_dir, 'ratios.png'))
     print('\n' + md, flush=True)

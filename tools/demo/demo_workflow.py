@@ -37,6 +37,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from mmscrl.utils.fileio import atomic_write_text
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGE_FILE = 'demo_stage.json'
 PENDING_FILE = 'demo_pending.json'
@@ -68,13 +70,6 @@ class Banner:
     def info(self, msg: str) -> None:
         m, s = divmod(int(self.elapsed()), 60)
         print(f'[demo | {m:02d}:{s:02d}] {msg}', flush=True)
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _is_stage_dir(path: str) -> bool:
@@ -315,7 +310,7 @@ def run_train(cfg: Config, work_dir: str, settings: Dict,
         if not same:  # leftovers of a run with other settings: start over
             shutil.rmtree(work_dir)
     os.makedirs(work_dir, exist_ok=True)
-    _atomic_write(pending, json.dumps(settings, indent=2))
+    atomic_write_text(pending, json.dumps(settings, indent=2))
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = work_dir
     cfg_path = osp.join(work_dir, 'config.py')
@@ -349,7 +344,8 @@ def run_train(cfg: Config, work_dir: str, settings: Dict,
         work_dir=work_dir,
         checkpoint=ckpt,
         seconds=round(time.time() - t0, 1))
-    _atomic_write(osp.join(work_dir, STAGE_FILE), json.dumps(rec, indent=2))
+    atomic_write_text(
+        osp.join(work_dir, STAGE_FILE), json.dumps(rec, indent=2))
     rec['reused'] = False
     return rec
 
@@ -492,7 +488,7 @@ def write_results(rows: List[Dict], out_dir: str, meta: Dict) -> Dict:
     paths = dict(
         md=osp.join(out_dir, 'results.md'),
         json=osp.join(out_dir, 'results.json'))
-    _atomic_write(paths['md'], md)
-    _atomic_write(paths['json'],
-                  json.dumps(dict(rows=rows, meta=meta), indent=2))
+    atomic_write_text(paths['md'], md)
+    atomic_write_text(paths['json'],
+                      json.dumps(dict(rows=rows, meta=meta), indent=2))
     return paths

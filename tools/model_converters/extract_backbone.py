@@ -35,11 +35,9 @@ NaN/Inf values (a diverged run) is refused unless ``--allow-non-finite``.
 The output is written atomically (temporary file + rename).
 """
 import argparse
-import os
 import os.path as osp
 import pickle
 import sys
-import tempfile
 
 import torch
 
@@ -48,6 +46,7 @@ from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
                                             extract_backbone,
                                             load_checkpoint_file,
                                             to_detectron2)
+from mmscrl.utils.fileio import atomic_write
 
 FORMATS = ('mmdet', 'torchvision', 'detectron2')
 
@@ -117,22 +116,12 @@ def convert(src: str,
 
 
 def _atomic_save(obj, dst: str, pickle_numpy: bool = False):
-    folder = osp.dirname(osp.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    os.close(fd)
-    try:
-        if pickle_numpy:
-            arrays = {k: v.numpy() for k, v in obj['model'].items()}
-            obj = dict(obj, model=arrays)
-            with open(tmp, 'wb') as f:
-                pickle.dump(obj, f)
-        else:
-            torch.save(obj, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    if pickle_numpy:
+        arrays = {k: v.numpy() for k, v in obj['model'].items()}
+        obj = dict(obj, model=arrays)
+        atomic_write(dst, lambda f: pickle.dump(obj, f))
+    else:
+        atomic_write(dst, lambda f: torch.save(obj, f))
 
 
 def parse_args(argv=None):
