@@ -19,7 +19,7 @@ Supported layouts (``detect_layout``):
   ``{'online_network_state_dict': {'encoder.{0,1,4,5,6,7}.*',
   'projector.net.*'}, 'target_network_state_dict': ..., 'epoch': ...}``. The
   encoder is ``nn.Sequential(*list(resnet.children())[:-2])``, so indices
-  0, 1, 4..7 are conv1, bn1, layer1..layer4 (spec scrl.md section 4).
+  0, 1, 4..7 are conv1, bn1, layer1..layer4 (2, 3 are ReLU and max-pool).
 * ``backbone``: a backbone-only file: the DenseCL / ORL released weights
   (``{'state_dict': {'conv1.weight', ...}}``), torchvision ResNets (``fc.*``
   skipped), and the mmdet/torchvision outputs of ``extract_backbone.py``.

@@ -6,7 +6,7 @@ from mmscrl.orl.box_filter import box_filter, iou_xywh, pairwise_iou_xywh
 
 
 def _official_loop(boxes, min_size, max_ratio, topN, max_iou_thr):
-    """The official filter written as a plain loop (spec §2.5 step 1)."""
+    """The official filter (Jiahao000/ORL box filtering) as a plain loop."""
     kept = []
     for box in boxes:
         w, h = float(box[2]), float(box[3])

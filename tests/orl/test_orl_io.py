@@ -49,7 +49,7 @@ def test_correspondence_roundtrip(tmp_path, ext):
 
 
 def test_official_correspondence_json(tmp_path):
-    """A hand-written file in the official layout (spec §4)."""
+    """A hand-written file in the official correspondence JSON layout."""
     data = {
         'info': {'bbox_min_size': 96, 'bbox_max_aspect_ratio': 3,
                  'bbox_max_iou': 0.5, 'intra_bbox_num': 100,

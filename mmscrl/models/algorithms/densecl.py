@@ -27,8 +27,11 @@ class DenseCLOfficial(BaseSelfSupervisor):
     `WXinlong/DenseCL <https://github.com/WXinlong/DenseCL>`_
     (``openselfsup/models/densecl.py``).
 
-    Named ``DenseCLOfficial`` because mmpretrain's ``DenseCL`` is already
-    registered (mmscrl's clash rule, see :mod:`mmscrl.registry`). It reuses
+    Not mmpretrain's ``DenseCL``: ``type='DenseCL'`` in a config is always
+    mmpretrain's model (mmscrl's clash rule, see :mod:`mmscrl.registry`),
+    which differs in initialisation, key-encoder start and checks
+    (``configs/densecl/README.md``); every mmscrl DenseCL config uses this
+    class. It reuses
     mmpretrain's ``DenseCLNeck``, ``ContrastiveHead``, shuffle-BN functions
     and MMEngine's ``ExponentialMovingAverage``; the λ warm-up is
     mmpretrain's ``DenseCLHook`` (off by default, as in the official configs)
