@@ -20,16 +20,22 @@ from mmengine.runner import Runner
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a model')
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--work-dir',
+        help='the dir to save logs and models (if omitted: the config\'s '
+        'work_dir, else ./work_dirs/<config name>)')
     parser.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
         help='If a checkpoint path is given, resume from it; without a value, '
-        'resume from the latest checkpoint in the work directory.')
+        'resume from the latest checkpoint in the work directory; if '
+        'omitted, do not resume.')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -37,7 +43,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--no-validate',
         action='store_true',
-        help='whether not to evaluate the checkpoint during training')
+        help='do not evaluate the checkpoint during training (drops '
+        'val_cfg, val_dataloader and val_evaluator)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',

@@ -19,6 +19,19 @@ TOOLS = [
     'tools/visualization/vis_orl_pairs.py',
     'tools/visualization/vis_scrl_boxes.py',
     'tools/benchmarks/mmdetection/train.py',
+    'tools/analysis_tools/box_knn_eval.py',
+    'tools/benchmarks/classification/knn_eval.py',
+    'tools/benchmarks/orl_stage2_scale.py',
+    'tools/benchmarks/run.py',
+    'tools/demo/generate_demo_data.py',
+    'tools/demo/run_all_demos.py',
+    'tools/demo/run_demo.py',
+    'tools/model_converters/extract_backbone.py',
+    'tools/orl/convert_official.py',
+    'tools/orl/extract_knn.py',
+    'tools/orl/generate_correspondence.py',
+    'tools/orl/selective_search.py',
+    'tools/train.py',
 ]
 
 
@@ -32,6 +45,11 @@ def _help(tool, monkeypatch, capsys):
 
 def _entries(text):
     """(flags, help) of each argument in the argparse help sections."""
+    # the sections start at the first built-in group (a raw description
+    # may hold lines that look like a section)
+    start = re.search(r'^(positional arguments|options|optional arguments):$',
+                      text, re.M)
+    text = text[start.start() - 1:] if start else text
     entries = []
     for section in re.split(r'\n(?=\S[^\n]*:\n)', text):
         head, _, body = section.partition('\n')

@@ -28,27 +28,50 @@ import time
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('checkpoints', nargs='+',
                    help='checkpoint files (any layout) or "random"')
-    p.add_argument('--names', nargs='+', help='row names (default: paths)')
-    p.add_argument('--data-root', help='a demo data set folder')
-    p.add_argument('--ann-file', help='COCO json of the voting set')
-    p.add_argument('--img-dir', help='images of --ann-file')
-    p.add_argument('--val-ann-file', help='COCO json of the evaluated set')
-    p.add_argument('--val-img-dir', help='images of --val-ann-file')
+    p.add_argument('--names', nargs='+',
+                   help='row names, one per checkpoint (if omitted: the '
+                   'checkpoint paths)')
+    p.add_argument('--data-root',
+                   help='a demo data set folder: its train split votes, its '
+                   'val split is evaluated (exclusive with --ann-file/'
+                   '--img-dir)')
+    p.add_argument('--ann-file',
+                   help='COCO json of the voting set (needed unless '
+                   '--data-root is given)')
+    p.add_argument('--img-dir',
+                   help='images of --ann-file (needed unless --data-root is '
+                   'given)')
+    p.add_argument('--val-ann-file',
+                   help='COCO json of the evaluated set (if omitted: '
+                   'leave-one-out on the voting set)')
+    p.add_argument('--val-img-dir',
+                   help='images of --val-ann-file (give both or neither)')
     p.add_argument('--loo', action='store_true',
                    help='leave-one-out on the voting set (no val set)')
-    p.add_argument('--k', type=int, nargs='+', default=[20])
-    p.add_argument('--temperature', type=float, default=0.07)
-    p.add_argument('--img-size', type=int, default=128)
+    p.add_argument('--k', type=int, nargs='+', default=[20],
+                   help='neighbours of the kNN vote (several values: one '
+                   'accuracy each; the table shows the first)')
+    p.add_argument('--temperature', type=float, default=0.07,
+                   help='temperature of the weighted cosine kNN vote')
+    p.add_argument('--img-size', type=int, default=128,
+                   help='images are resized to this square side (px)')
     p.add_argument('--max-images', type=int, default=200,
-                   help='first images of each set used (default 200)')
-    p.add_argument('--roi-size', type=int, default=2)
-    p.add_argument('--depth', type=int, help='ResNet depth (else inferred)')
+                   help='first images of each set used')
+    p.add_argument('--roi-size', type=int, default=2,
+                   help='RoIAlign output side (its bins are averaged)')
+    p.add_argument('--depth', type=int,
+                   help='ResNet depth (if omitted: inferred from each '
+                   'checkpoint; required with "random")')
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the "random" backbone')
-    p.add_argument('--out', help='JSON output file')
+    p.add_argument('--out',
+                   help='JSON output file (if omitted: only the markdown '
+                   'table is printed)')
     args = p.parse_args(argv)
     if args.names and len(args.names) != len(args.checkpoints):
         p.error(f'{len(args.names)} --names for {len(args.checkpoints)} '

@@ -397,7 +397,9 @@ def parse_args(argv=None):
                    help='torch threads (per process)')
     p.add_argument('--skip-reference', action='store_true',
                    help='do not time the official recompute algorithm')
-    p.add_argument('--json', default=None, help='also write results here')
+    p.add_argument('--json', default=None,
+                   help='also write the results to this JSON file (if '
+                   'omitted: only printed)')
     args = p.parse_args(argv)
     if args.quick:
         args.num_images, args.height, args.width = 4, 96, 128

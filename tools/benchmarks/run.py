@@ -101,7 +101,9 @@ def parse_args(argv=None):
         formatter_class=type('F', (argparse.ArgumentDefaultsHelpFormatter,
                                    argparse.RawDescriptionHelpFormatter),
                              {}))
-    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'],
+                   help='where the models run (cuda also records peak CUDA '
+                   'memory)')
     p.add_argument('--quick', action='store_true',
                    help='tiny sizes (ResNet-18, 32 px, batch 4, 1 repeat, '
                    '1 thread): a smoke run of every section; numbers not '
@@ -109,9 +111,9 @@ def parse_args(argv=None):
     p.add_argument('--sections', default=','.join(DEFAULT_SECTIONS),
                    help=f'comma-separated subset of {SECTIONS}')
     p.add_argument('--depth', type=int, default=None,
-                   help='ResNet depth (default 18 on CPU, 50 on CUDA)')
+                   help='ResNet depth (if omitted: 18 on CPU, 50 on CUDA)')
     p.add_argument('--batch', type=int, default=None,
-                   help='images per step (default 8 on CPU, 64 on CUDA)')
+                   help='images per step (if omitted: 8 on CPU, 64 on CUDA)')
     p.add_argument('--size', type=int, default=224, help='view size (px)')
     p.add_argument('--queue-len', type=int, default=65536,
                    help='MoCo/DenseCL queue length')
@@ -121,7 +123,8 @@ def parse_args(argv=None):
                    help='untimed steps per model')
     p.add_argument('--models', default=None,
                    help='comma-separated subset of the models of the steps '
-                   f'and memory sections (default all: {list(MODELS_CFG)})')
+                   'and memory sections (if omitted: all of '
+                   f'{list(MODELS_CFG)})')
     p.add_argument('--amp', action='store_true',
                    help='AmpOptimWrapper (CUDA only)')
     p.add_argument('--data-images', type=int, default=24,
@@ -129,7 +132,7 @@ def parse_args(argv=None):
     p.add_argument('--data-repeats', type=int, default=3,
                    help='interleaved rounds of the data section')
     p.add_argument('--threads', type=int, default=None,
-                   help='torch CPU threads (default: torch default)')
+                   help='torch CPU threads (if omitted: torch default)')
     p.add_argument('--out-dir', default='work_dirs/benchmarks',
                    help='where results.json/.md and ratios.png go')
     p.add_argument('--memory-child', default=None, help=argparse.SUPPRESS)

@@ -17,14 +17,24 @@ from mmscrl.demo import ensure_demo_dataset, generate_demo_dataset
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--out-dir', default='data/demo')
-    p.add_argument('--num-unlabeled', type=int, default=1000)
-    p.add_argument('--num-train', type=int, default=400)
-    p.add_argument('--num-val', type=int, default=100)
-    p.add_argument('--img-size', type=int, default=128)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--max-objects', type=int, default=5)
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--out-dir', default='data/demo',
+                   help='folder the data set is written to')
+    p.add_argument('--num-unlabeled', type=int, default=1000,
+                   help='unlabelled images (pre-training split)')
+    p.add_argument('--num-train', type=int, default=400,
+                   help='labelled training images (detection train split)')
+    p.add_argument('--num-val', type=int, default=100,
+                   help='labelled validation images (detection val split)')
+    p.add_argument('--img-size', type=int, default=128,
+                   help='image side in pixels (square images, >= 32)')
+    p.add_argument('--seed', type=int, default=0,
+                   help='base seed (the data set is deterministic given '
+                   'the arguments)')
+    p.add_argument('--max-objects', type=int, default=5,
+                   help='maximum objects per image (>= 1)')
     p.add_argument('--force', action='store_true',
                    help='regenerate even if an identical data set exists')
     return p.parse_args(argv)

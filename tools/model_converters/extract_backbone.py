@@ -126,11 +126,16 @@ def _atomic_save(obj, dst: str, pickle_numpy: bool = False):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Extract the backbone of a self-supervised checkpoint')
+        description='Extract the backbone of a self-supervised checkpoint',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('src', help='input checkpoint (any supported layout)')
-    parser.add_argument('dst', help='output file')
     parser.add_argument(
-        '--format', default='mmdet', choices=FORMATS, help='output format')
+        'dst', help='output file (detectron2 format: a .pkl name writes '
+        "detectron2's pickle of numpy arrays)")
+    parser.add_argument(
+        '--format', default='mmdet', choices=FORMATS,
+        help='output format: mmdet (state_dict + meta), torchvision (bare '
+        'state dict) or detectron2 (renamed keys)')
     parser.add_argument(
         '--unsafe-load',
         action='store_true',

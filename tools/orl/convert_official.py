@@ -24,7 +24,8 @@ def main(argv=None):
     p.add_argument('dst', help='output (.json official or .npz ours)')
     p.add_argument('--ann-file', default=None,
                    help='proposals only: COCO json whose images[*].file_name '
-                   'order names the images (the official SS json has none)')
+                   'order names the images (default: keep the names src '
+                   'holds; the official SS json has none)')
     args = p.parse_args(argv)
     from mmscrl.orl import io
     if args.kind == 'proposals':

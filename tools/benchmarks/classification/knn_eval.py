@@ -38,23 +38,35 @@ from mmengine.config import Config, DictAction
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='kNN evaluation of a backbone')
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('config', help='mmpretrain classification config')
     p.add_argument('checkpoint', help='checkpoint (any layout) or "random"')
-    p.add_argument('--k', type=int, nargs='+', default=[20, 200])
-    p.add_argument('--temperature', type=float, default=0.07)
+    p.add_argument('--k', type=int, nargs='+', default=[20, 200],
+                   help='neighbours of the kNN vote (one accuracy per value)')
+    p.add_argument('--temperature', type=float, default=0.07,
+                   help='temperature T of the vote weights exp(cos / T)')
     p.add_argument('--batch-size', type=int, default=None,
-                   help='images per process and step (default: the '
-                   "config's val batch size)")
+                   help='images per process and step (if omitted: the '
+                   "config's loader batch sizes)")
     p.add_argument('--workers', type=int, default=None,
-                   help='data loading workers per process')
-    p.add_argument('--out', help='JSON file for the accuracies')
+                   help='data loading workers per process (if omitted: the '
+                   "config's num_workers)")
+    p.add_argument('--out',
+                   help='JSON file for the accuracies (if omitted: only '
+                   'printed)')
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the "random" backbone')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override settings in the config, key=value '
+                   '(a.b.c=v)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none')
-    p.add_argument('--local-rank', '--local_rank', type=int, default=0)
+                   default='none',
+                   help='job launcher (none: a single process)')
+    p.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                   help='set by the launcher (torch.distributed); exported '
+                   'as LOCAL_RANK if unset')
     args = p.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
