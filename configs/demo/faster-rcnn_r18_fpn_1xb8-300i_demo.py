@@ -1,10 +1,11 @@
 # Transfer benchmark of the demo: Faster R-CNN R18-FPN on the labeled demo
 # split at 128 px, 300 iterations, batch 8 (tools/demo/run_demo.py).
 # The backbone is loaded by mmscrl.PretrainedBackbone as in the detection
-# benchmarks; the demo sets its checkpoint with set_pretrained of
-# tools/benchmarks/mmdetection/train.py (or drops it for the random-init
-# run), everything else identical (same seed). checkpoint=None refuses to
-# train, so the detector never starts from scratch by accident.
+# benchmarks; the demo sets its checkpoint with the same set_pretrained
+# (mmscrl/models/utils/pretrained_backbone.py; it drops it for the
+# random-init run), everything else identical (same seed).
+# checkpoint=None refuses to train, so the detector never starts from
+# scratch by accident.
 # As in the SSL transfer protocols, all stages are fine-tuned and BN layers
 # train (norm_eval=False), so the random-init baseline is not handicapped
 # by frozen random statistics; 128 px images need small anchors (scale 4).

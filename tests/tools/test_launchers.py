@@ -78,3 +78,45 @@ def test_dist_train_without_activated_venv(tmp_path, repo_root,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     assert (work / 'iter_2.pth').is_file()
+
+
+@pytest.mark.parametrize('script,gpus,pretrained', [
+    ('tools/slurm_train.sh', '8', None),
+    ('tools/benchmarks/mmdetection/slurm_train.sh', '8', 'ckpt.pth'),
+    ('tools/benchmarks/mmdetection/slurm_train_c4.sh', '8', 'ckpt.pth'),
+    ('tools/benchmarks/mmsegmentation/slurm_train.sh', '4', 'ckpt.pth'),
+    ('tools/benchmarks/classification/slurm_train.sh', '8', 'random'),
+])
+def test_slurm_wrappers_share_one_srun_call(repo_root, tmp_path, script,
+                                            gpus, pretrained):
+    """Every slurm wrapper ends in tools/slurm_run.sh: the srun flags, the
+    project's Python (no activated venv) and the script arguments."""
+    fake = tmp_path / 'bin'
+    fake.mkdir()
+    log = tmp_path / 'srun.args'
+    (fake / 'srun').write_text(
+        f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {log}\n')
+    (fake / 'srun').chmod(0o755)
+    env = _env_without_venv(MMSCRL_VENV=str(tmp_path / 'venv'))
+    (tmp_path / 'venv' / 'bin').mkdir(parents=True)
+    (tmp_path / 'venv' / 'bin' / 'python').symlink_to(sys.executable)
+    env['PATH'] = f'{fake}{os.pathsep}{env["PATH"]}'
+    args = ['part', 'job', 'cfg.py'] + ([pretrained] if pretrained else [])
+    out = subprocess.run(['bash', osp.join(repo_root, script), *args,
+                          '--work-dir', 'w'], env=env, cwd=str(tmp_path),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    argv = log.read_text().splitlines()
+    assert argv[:2] == ['-p', 'part'] and '--job-name=job' in argv
+    assert f'--ntasks={gpus}' in argv
+    assert f'--gres=gpu:{gpus}' in argv
+    i = argv.index(str(tmp_path / 'venv' / 'bin' / 'python'))
+    tail = argv[i + 1:]
+    assert tail[0] == '-u' and tail[2] == 'cfg.py'
+    assert tail[1].endswith('train.py')
+    if pretrained:
+        assert tail[3:5] == ['--pretrained', pretrained]
+    assert '--launcher=slurm' in tail
+    assert tail[-2:] == ['--work-dir', 'w']
+    if script.endswith('_c4.sh'):
+        assert '--arch' in tail and tail[tail.index('--arch') + 1] == 'c4'

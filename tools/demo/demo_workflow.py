@@ -16,7 +16,7 @@ saves :data:`SAVES_PER_STAGE` times (atomically, see :mod:`mmscrl.compat`)
 and a rerun passes ``--resume`` when the stage's ``last_checkpoint`` exists.
 
 The detector's backbone is initialised by ``mmscrl.PretrainedBackbone``,
-set by ``set_pretrained`` of ``tools/benchmarks/mmdetection/train.py``: the
+set by ``mmscrl.models.utils.pretrained_backbone.set_pretrained``: the
 same initializer and the same function as the detection benchmarks.
 
 The demo only deletes what it wrote: a stage folder is reset (other
@@ -25,7 +25,6 @@ settings) only if it holds the demo's own ``demo_pending.json`` or
 """
 import copy
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -37,6 +36,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from mmscrl.models.utils.pretrained_backbone import (RANDOM_INIT,
+                                                     set_pretrained)
 from mmscrl.utils.fileio import atomic_write_text
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -370,17 +371,6 @@ def pretrain_config(config: str, data_root: str, max_iters: Optional[int],
     return cfg
 
 
-def _benchmark_train_module():
-    """``tools/benchmarks/mmdetection/train.py`` (its ``set_pretrained``)."""
-    path = osp.join(REPO_ROOT, 'tools', 'benchmarks', 'mmdetection',
-                    'train.py')
-    spec = importlib.util.spec_from_file_location('_mmscrl_det_benchmark',
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def detector_config(config: str, data_root: str, max_iters: Optional[int],
                     pretrained: Optional[str], seed: int = 0,
                     num_workers: Optional[int] = None) -> Config:
@@ -388,11 +378,12 @@ def detector_config(config: str, data_root: str, max_iters: Optional[int],
 
     The config's backbone carries ``init_cfg=dict(type=
     'mmscrl.PretrainedBackbone', checkpoint=None)`` like the detection
-    benchmark configs; ``set_pretrained`` of the benchmarks' train tool
-    points it at ``pretrained`` (any checkpoint layout: the self-supervised
-    model's online backbone is extracted) or, with ``pretrained=None``,
-    drops it so the backbone keeps its random initialisation. Everything
-    else, including the seed, is identical between the two.
+    benchmark configs; ``set_pretrained`` (shared with the benchmarks'
+    train tools) points it at ``pretrained`` (any checkpoint layout: the
+    self-supervised model's online backbone is extracted) or, with
+    ``pretrained=None``, drops it so the backbone keeps its random
+    initialisation. Everything else, including the seed, is identical
+    between the two.
     """
     cfg = Config.fromfile(config)
     if max_iters:
@@ -401,8 +392,7 @@ def detector_config(config: str, data_root: str, max_iters: Optional[int],
     set_data_root(cfg, data_root)
     if pretrained and not osp.isfile(pretrained):
         raise FileNotFoundError(f'pre-trained checkpoint {pretrained}')
-    bench = _benchmark_train_module()
-    bench.set_pretrained(cfg, pretrained or bench.RANDOM)
+    set_pretrained(cfg, pretrained or RANDOM_INIT)
     if num_workers is not None:
         for name in ('train_dataloader', 'val_dataloader',
                      'test_dataloader'):

@@ -147,3 +147,67 @@ class PretrainedBackbone:
             update_init_info(
                 module,
                 init_info=f'PretrainedBackbone: load from {self.checkpoint}')
+
+
+#: the ``checkpoint`` value of :func:`set_pretrained` that means random init
+RANDOM_INIT = 'random'
+
+
+def _is_pretrained_backbone(init) -> bool:
+    return isinstance(init, dict) and str(init.get('type', '')).split(
+        '.')[-1] == PretrainedBackbone.__name__
+
+
+def set_pretrained(cfg, checkpoint: str) -> list:
+    """Point every :class:`PretrainedBackbone` init_cfg of ``cfg.model`` at
+    ``checkpoint``, or drop them for ``'random'`` (random-init baseline).
+
+    The transfer configs (mmdet, mmseg, linear probe) and the demo detector
+    carry ``init_cfg=dict(type='mmscrl.PretrainedBackbone',
+    checkpoint=None)`` on the backbone (and, for C4 detectors, on the res5
+    shared head); this is the one place that fills them in, so every
+    launcher and the demo load pre-trained weights the same way.
+
+    Args:
+        cfg (Config | dict): A config with a ``model`` dict; changed in
+            place.
+        checkpoint (str): Any checkpoint :func:`load_checkpoint_file`
+            reads, or ``'random'``.
+
+    Returns:
+        list[str]: Dotted paths of the modules that were set, e.g.
+        ``['model.backbone', 'model.roi_head.shared_head']``.
+
+    Raises:
+        ValueError: If the model has no ``PretrainedBackbone`` init_cfg.
+    """
+    found = []
+
+    def visit(node, path):
+        if isinstance(node, dict):
+            init = node.get('init_cfg')
+            inits = init if isinstance(init, list) else [init]
+            if any(_is_pretrained_backbone(i) for i in inits):
+                found.append(path)
+                if checkpoint == RANDOM_INIT:
+                    kept = [i for i in inits if i is not None
+                            and not _is_pretrained_backbone(i)]
+                    node['init_cfg'] = kept or None
+                else:
+                    for i in inits:
+                        if _is_pretrained_backbone(i):
+                            i['checkpoint'] = checkpoint
+            for key, value in node.items():
+                if key != 'init_cfg':
+                    visit(value, f'{path}.{key}')
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                visit(value, f'{path}[{i}]')
+
+    visit(cfg['model'], 'model')
+    if not found:
+        raise ValueError(
+            'no init_cfg of type PretrainedBackbone in the model of this '
+            'config; the transfer configs in configs/benchmarks/ have one on '
+            'the backbone (and the C4 shared head)')
+    return found

@@ -4,7 +4,8 @@
 #   PRETRAIN: a full mmscrl checkpoint, a backbone-only / released file, or "random".
 #   The configs' batch is per GPU (8xb32: 8 GPUs x 32 images); keep the GPU count
 #   of the config name or scale the lr. Needs no `mim`.
-# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON (python).
+# Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
+#      PYTHON / MMSCRL_VENV (default: <repo>/.venv; see tools/find_python.sh).
 set -e
 CONFIG=$1
 PRETRAIN=$2
