@@ -37,9 +37,10 @@ if ! $PY -c "import mmcv, mmcv.ops" >/dev/null 2>&1; then
 fi
 
 log "installing OpenMMLab stack (mmseg for segmentation transfer), test and ORL requirements"
-# openmim: `mim train mmscrl CONFIG`; tensorboard: the TensorboardVisBackend.
+# requirements/tests.txt: pytest, openmim (`mim train mmscrl CONFIG`),
+# tensorboard (TensorboardVisBackend), psutil (process-tree tests).
 $PIP install -q -c "$CONS" mmengine mmpretrain mmdet mmsegmentation ftfy regex \
-    pycocotools pytest openmim tensorboard
+    pycocotools -r "$ROOT/requirements/tests.txt"
 # selective search needs opencv-contrib; it must replace opencv-python's cv2.
 # mmengine/mmcv depend on opencv-python, which would shadow it (same cv2 folder).
 if $PIP show -q opencv-python >/dev/null 2>&1 || \
