@@ -19,21 +19,9 @@ from typing import Optional
 
 import numpy as np
 
-from mmscrl.structures.bbox import bbox_overlaps
+from mmscrl.structures.bbox import as_boxes, bbox_overlaps
 
 __all__ = ['iou_xywh', 'pairwise_iou_xywh', 'box_filter']
-
-
-def _as_boxes(boxes) -> np.ndarray:
-    arr = np.asarray(boxes, dtype=np.float64)
-    if arr.ndim == 1 and arr.shape[0] == 4:
-        arr = arr[None]
-    if arr.size == 0:
-        arr = arr.reshape(0, 4)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f'boxes must have shape (B, 4) in xywh, got '
-                         f'{arr.shape}')
-    return arr
 
 
 def pairwise_iou_xywh(a, b) -> np.ndarray:
@@ -45,7 +33,8 @@ def pairwise_iou_xywh(a, b) -> np.ndarray:
 
 def iou_xywh(boxes, box) -> np.ndarray:
     """IoU of each of ``boxes`` (B, 4) with one ``box`` (4,); shape (B,)."""
-    return pairwise_iou_xywh(boxes, np.asarray(box, dtype=np.float64)[None])[:, 0]
+    box = np.asarray(box, dtype=np.float64)[None]
+    return pairwise_iou_xywh(boxes, box)[:, 0]
 
 
 def box_filter(boxes,
@@ -75,7 +64,7 @@ def box_filter(boxes,
         ValueError: if ``boxes`` is empty (the official code would raise
             ``IndexError``; callers decide on a fallback).
     """
-    arr = _as_boxes(boxes)
+    arr = as_boxes(boxes, 'boxes (xywh)', 'box_filter')
     if len(arr) == 0:
         raise ValueError('box_filter got no boxes (an image without '
                          'selective-search proposals)')

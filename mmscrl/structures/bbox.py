@@ -30,7 +30,8 @@ import torch
 __all__ = [
     'crop_resize_homography', 'flip_homography', 'check_axis_aligned',
     'map_boxes', 'view_region', 'is_flipped', 'box_intersection',
-    'clip_boxes', 'bbox_xywh_to_xyxy', 'bbox_overlaps', 'box_pairs_to_rois'
+    'clip_boxes', 'bbox_xywh_to_xyxy', 'bbox_overlaps', 'box_pairs_to_rois',
+    'as_boxes'
 ]
 
 
@@ -136,21 +137,36 @@ def clip_boxes(boxes: np.ndarray, img_shape: Sequence[int]) -> np.ndarray:
     return boxes
 
 
-def _as_boxes(boxes, name: str) -> np.ndarray:
+def as_boxes(boxes, name: str = 'boxes',
+             where: str = 'bbox_overlaps') -> np.ndarray:
+    """Boxes as an (N, 4) float64 array: one box ``(4,)`` becomes (1, 4),
+    an empty input (0, 4).
+
+    Args:
+        boxes (array-like): (N, 4) or (4,) boxes, any 4-number format.
+        name (str): The argument's name, for the error. Defaults to
+            ``'boxes'``.
+        where (str): The function's name, for the error. Defaults to
+            ``'bbox_overlaps'``.
+
+    Raises:
+        ValueError: If ``boxes`` is not (N, 4), naming ``where`` and
+            ``name``.
+    """
     arr = np.asarray(boxes, dtype=np.float64)
     if arr.ndim == 1 and arr.shape[0] == 4:
         arr = arr[None]
     if arr.size == 0:
         arr = arr.reshape(0, 4)
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f'bbox_overlaps: {name} must have shape (N, 4), '
+        raise ValueError(f'{where}: {name} must have shape (N, 4), '
                          f'got {arr.shape}')
     return arr
 
 
 def bbox_xywh_to_xyxy(boxes) -> np.ndarray:
     """``(x, y, w, h)`` -> ``(x, y, x + w, y + h)``; (N, 4) float64."""
-    arr = _as_boxes(boxes, 'boxes').copy()
+    arr = as_boxes(boxes, 'boxes').copy()
     arr[:, 2:] += arr[:, :2]
     return arr
 
@@ -178,7 +194,7 @@ def bbox_overlaps(boxes1, boxes2, box_format: str = 'xyxy') -> np.ndarray:
         ValueError: on a bad shape or format, or a box with a negative
             width or height.
     """
-    a, b = _as_boxes(boxes1, 'boxes1'), _as_boxes(boxes2, 'boxes2')
+    a, b = as_boxes(boxes1, 'boxes1'), as_boxes(boxes2, 'boxes2')
     if box_format == 'xywh':
         wa, ha, wb, hb = a[:, 2], a[:, 3], b[:, 2], b[:, 3]
         ax2, ay2 = a[:, 0] + wa, a[:, 1] + ha
