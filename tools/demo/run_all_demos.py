@@ -28,7 +28,7 @@ import traceback
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'demo'))
 
-from run_demo import DEFAULTS, SMALLEST  # noqa: E402
+from run_demo import DEFAULTS, SMALLEST, add_run_arguments  # noqa: E402
 
 CONFIGS = dict(
     scrl='configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py',
@@ -49,38 +49,16 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-
-    def unset(key, what):
-        """Help of an option whose omitted value comes from the tables."""
-        dflt = DEFAULTS.get(key)
-        dflt = "the config's" if dflt is None else dflt
-        small = SMALLEST.get(key)
-        small = '' if small is None else f', {small} with --smallest'
-        return f'{what} (if omitted: {dflt}{small})'
-
     p.add_argument('--methods', nargs='+', choices=list(CONFIGS),
                    default=['scrl', 'densecl', 'orl', 'byol'],
                    help='methods to run (orl also runs byol, its stage 1)')
-    p.add_argument('--data-root', default='data/demo',
-                   help='demo data set folder (generated unless present)')
-    p.add_argument('--work-dir', default='work_dirs/demo_all',
-                   help='folder of the stages and results.{md,json}')
-    p.add_argument('--pretrain-iters', type=int, default=None,
-                   help=unset('pretrain_iters', 'pre-training iterations'))
-    p.add_argument('--pretrain-batch', type=int, default=None,
-                   help=unset('pretrain_batch', 'pre-training batch size'))
-    p.add_argument('--det-iters', type=int, default=None,
-                   help=unset('det_iters', 'detector training iterations'))
-    p.add_argument('--workers', type=int, default=None,
-                   help=unset('workers', 'dataloader workers per loader'))
+    add_run_arguments(p, 'work_dirs/demo_all')
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the demo data, of every training run and '
                    'of the random-init kNN backbone')
     p.add_argument('--smallest', action='store_true',
                    help='tiny CI setting (tiny data, a few iterations; '
                    'meaningless numbers)')
-    p.add_argument('--skip-random', action='store_true',
-                   help='do not train the random-init baseline')
     return p.parse_args(argv)
 
 

@@ -52,38 +52,22 @@ SMALLEST = dict(
 )
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description='Pre-train on the demo data, transfer to detection.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def unset(key, what):
+    """Help of an option whose omitted value comes from :data:`DEFAULTS` /
+    :data:`SMALLEST`, so the text cannot drift from the tables."""
+    dflt = DEFAULTS.get(key)
+    dflt = "the config's" if dflt is None else dflt
+    small = SMALLEST.get(key)
+    small = '' if small is None else f', {small} with --smallest'
+    return f'{what} (if omitted: {dflt}{small})'
 
-    def unset(key, what):
-        """Help of an option whose omitted value comes from the tables."""
-        dflt = DEFAULTS.get(key)
-        dflt = "the config's" if dflt is None else dflt
-        small = SMALLEST.get(key)
-        small = '' if small is None else f', {small} with --smallest'
-        return f'{what} (if omitted: {dflt}{small})'
 
-    p.add_argument('--pretrain-config', default=None,
-                   help=unset('pretrain_config', 'pre-training config'))
-    p.add_argument('--det-config', default=None,
-                   help=unset('det_config', 'detector config'))
-    p.add_argument('--name', default=None,
-                   help='row label of the pre-trained detector (if omitted: '
-                   'the pre-training config\'s model type)')
+def add_run_arguments(p, work_dir):
+    """The options ``run_demo.py`` and ``run_all_demos.py`` share."""
     p.add_argument('--data-root', default='data/demo',
                    help='demo data set folder (generated unless present)')
-    p.add_argument('--work-dir', default='work_dirs/demo',
+    p.add_argument('--work-dir', default=work_dir,
                    help='folder of the stages and results.{md,json}')
-    p.add_argument('--num-unlabeled', type=int, default=None,
-                   help=unset('num_unlabeled', 'unlabelled images'))
-    p.add_argument('--num-train', type=int, default=None,
-                   help=unset('num_train', 'labelled training images'))
-    p.add_argument('--num-val', type=int, default=None,
-                   help=unset('num_val', 'labelled validation images'))
-    p.add_argument('--img-size', type=int, default=None,
-                   help=unset('img_size', 'image side in pixels'))
     p.add_argument('--pretrain-iters', type=int, default=None,
                    help=unset('pretrain_iters', 'pre-training iterations'))
     p.add_argument('--pretrain-batch', type=int, default=None,
@@ -92,12 +76,34 @@ def parse_args(argv=None):
                    help=unset('det_iters', 'detector training iterations'))
     p.add_argument('--workers', type=int, default=None,
                    help=unset('workers', 'dataloader workers per loader'))
+    p.add_argument('--skip-random', action='store_true',
+                   help='do not train the random-init baseline')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description='Pre-train on the demo data, transfer to detection.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--pretrain-config', default=None,
+                   help=unset('pretrain_config', 'pre-training config'))
+    p.add_argument('--det-config', default=None,
+                   help=unset('det_config', 'detector config'))
+    p.add_argument('--name', default=None,
+                   help='row label of the pre-trained detector (if omitted: '
+                   'the pre-training config\'s model type)')
+    add_run_arguments(p, 'work_dirs/demo')
+    p.add_argument('--num-unlabeled', type=int, default=None,
+                   help=unset('num_unlabeled', 'unlabelled images'))
+    p.add_argument('--num-train', type=int, default=None,
+                   help=unset('num_train', 'labelled training images'))
+    p.add_argument('--num-val', type=int, default=None,
+                   help=unset('num_val', 'labelled validation images'))
+    p.add_argument('--img-size', type=int, default=None,
+                   help=unset('img_size', 'image side in pixels'))
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the demo data and of every training run')
     p.add_argument('--smallest', action='store_true',
                    help='tiny CI setting (meaningless numbers)')
-    p.add_argument('--skip-random', action='store_true',
-                   help='do not train the random-init baseline')
     p.add_argument('--force', action='store_true',
                    help='delete the stages and results in the work dir '
                    'first (no reuse; refused if it holds other files)')
