@@ -120,3 +120,48 @@ def test_slurm_wrappers_share_one_srun_call(repo_root, tmp_path, script,
     assert tail[-2:] == ['--work-dir', 'w']
     if script.endswith('_c4.sh'):
         assert '--arch' in tail and tail[tail.index('--arch') + 1] == 'c4'
+
+
+@pytest.mark.parametrize('script,ckpt_flag,extra', [
+    ('tools/benchmarks/mmdetection/dist_train.sh', '--pretrained', []),
+    ('tools/benchmarks/mmdetection/dist_train_c4.sh', '--pretrained',
+     ['--arch', 'c4']),
+    ('tools/benchmarks/mmdetection/dist_train_fpn.sh', '--pretrained',
+     ['--arch', 'fpn']),
+    ('tools/benchmarks/mmsegmentation/dist_train.sh', '--pretrained', []),
+    ('tools/benchmarks/classification/dist_train.sh', '--pretrained', []),
+    ('tools/benchmarks/classification/dist_knn_eval.sh', None, []),
+    ('tools/orl/dist_extract_knn.sh', None, []),
+    ('tools/orl/dist_generate_correspondence.sh', None, []),
+])
+def test_dist_wrappers_share_one_torchrun_call(repo_root, tmp_path, script,
+                                               ckpt_flag, extra):
+    """Every CONFIG CHECKPOINT GPUS wrapper ends in tools/dist_run.sh with
+    the checkpoint where its script expects it and --launcher pytorch."""
+    log = tmp_path / 'python.args'
+    fake = tmp_path / 'python'
+    fake.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {log}\n')
+    fake.chmod(0o755)
+    out = subprocess.run(
+        ['bash', osp.join(repo_root, script), 'cfg.py', 'ck.pth', '3',
+         '--work-dir', 'w'],
+        env=_env_without_venv(PYTHON=str(fake)), cwd=str(tmp_path),
+        capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    argv = log.read_text().splitlines()
+    assert argv[:2] == ['-m', 'torch.distributed.run']
+    assert '--nproc_per_node=3' in argv
+    i = next(i for i, a in enumerate(argv) if a.endswith('.py'))
+    assert osp.isfile(argv[i]), argv[i]
+    ckpt = [ckpt_flag, 'ck.pth'] if ckpt_flag else ['ck.pth']
+    assert argv[i + 1:] == ['cfg.py', *ckpt, '--launcher', 'pytorch',
+                            *extra, '--work-dir', 'w']
+
+
+def test_ckpt_wrapper_names_missing_arguments(repo_root):
+    out = subprocess.run(
+        ['bash', osp.join(repo_root, 'tools/orl/dist_extract_knn.sh'),
+         'cfg.py'], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert 'CONFIG CHECKPOINT GPUS' in out.stderr
+    assert 'extract_knn.py' in out.stderr

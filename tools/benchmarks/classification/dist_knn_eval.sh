@@ -5,12 +5,4 @@
 #            work_dirs/densecl/epoch_200.pth 8 --k 20 200 --out knn.json
 # Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
 #      PYTHON / MMSCRL_VENV (default: <repo>/.venv; see tools/find_python.sh).
-set -e
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-shift 3
-HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../../.." && pwd)"
-exec bash "$ROOT/tools/dist_run.sh" "$GPUS" "$HERE/knn_eval.py" "$CONFIG" \
-    "$CHECKPOINT" --launcher pytorch "$@"
+exec bash "$(dirname "$0")/../../ckpt_run.sh" dist "$(dirname "$0")/knn_eval.py" - "$@"

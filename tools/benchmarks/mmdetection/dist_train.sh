@@ -7,12 +7,4 @@
 #   the detector kind. Needs no `mim`.
 # Env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
 #      PYTHON / MMSCRL_VENV (default: <repo>/.venv; see tools/find_python.sh).
-set -e
-CONFIG=$1
-PRETRAIN=$2
-GPUS=$3
-shift 3
-HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../../.." && pwd)"
-exec bash "$ROOT/tools/dist_run.sh" "$GPUS" "$HERE/train.py" "$CONFIG" \
-    --pretrained "$PRETRAIN" --launcher pytorch "$@"
+exec bash "$(dirname "$0")/../../ckpt_run.sh" dist "$(dirname "$0")/train.py" --pretrained "$@"

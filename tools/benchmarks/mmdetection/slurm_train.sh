@@ -4,13 +4,4 @@
 #   [train.py args...]
 # PRETRAIN as in dist_train.sh (FPN and C4 configs alike).
 # Env: PYTHON / MMSCRL_VENV (default: <repo>/.venv; see tools/find_python.sh).
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-PRETRAIN=$4
-shift 4
-HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../../.." && pwd)"
-GPUS=${GPUS:-8} GPUS_PER_NODE=${GPUS_PER_NODE:-8} \
-exec bash "$ROOT/tools/slurm_run.sh" "$PARTITION" "$JOB_NAME" \
-    "$HERE/train.py" "$CONFIG" --pretrained "$PRETRAIN" --launcher="slurm" "$@"
+exec bash "$(dirname "$0")/../../ckpt_run.sh" slurm "$(dirname "$0")/train.py" --pretrained "$@"
