@@ -31,14 +31,16 @@ def load_tools_train():
     return module
 
 
-def parse_args(argv: Optional[List[str]], prog: str, description: str,
+def parse_args(argv: Optional[List[str]], script: str, doc: str,
                add_arguments: Optional[Callable] = None):
     """Split ``argv`` into the launcher's flags and ``tools/train.py``'s.
 
     Args:
         argv (list[str], optional): Arguments; ``sys.argv[1:]`` if None.
-        prog (str): Program name shown in the help.
-        description (str): What the launcher trains.
+        script (str): The task's ``train.py`` (its ``__file__``); the help
+            shows its path from the repository root.
+        doc (str): The task's module docstring; its first line says what
+            the launcher trains.
         add_arguments (callable, optional): ``f(parser)`` adding the task's
             own flags.
 
@@ -49,10 +51,10 @@ def parse_args(argv: Optional[List[str]], prog: str, description: str,
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
-        prog=prog,
-        description=description + ' Every other argument (CONFIG, '
-        '--work-dir, --amp, --resume, --cfg-options, --launcher ...) goes to '
-        'tools/train.py, whose help follows.',
+        prog=osp.relpath(osp.abspath(script), osp.dirname(TOOLS)),
+        description=doc.strip().splitlines()[0] + ' Every other argument '
+        '(CONFIG, --work-dir, --amp, --resume, --cfg-options, --launcher ...) '
+        'goes to tools/train.py, whose help follows.',
         add_help=False,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
@@ -71,13 +73,13 @@ def parse_args(argv: Optional[List[str]], prog: str, description: str,
     return parser.parse_known_args(argv)
 
 
-def main(argv: Optional[List[str]], prog: str, description: str,
+def main(argv: Optional[List[str]], script: str, doc: str,
          add_arguments: Optional[Callable] = None,
          check: Optional[Callable] = None):
     """Parse, point the model at ``--pretrained``, check it, train.
 
     Args:
-        argv, prog, description, add_arguments: See :func:`parse_args`.
+        argv, script, doc, add_arguments: See :func:`parse_args`.
         check (callable, optional): ``check(args, cfg, paths)`` run after the
             checkpoint is set (``paths``: the modules set) and before the
             Runner is built; raises on a config the task cannot train.
@@ -85,7 +87,7 @@ def main(argv: Optional[List[str]], prog: str, description: str,
     Returns:
         mmengine.runner.Runner: The runner after training.
     """
-    args, rest = parse_args(argv, prog, description, add_arguments)
+    args, rest = parse_args(argv, script, doc, add_arguments)
     tools_train = load_tools_train()
     train_args = tools_train.parse_args(rest)
 

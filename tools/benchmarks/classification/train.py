@@ -27,12 +27,8 @@ import transfer_train  # noqa: E402
 
 
 def main(argv=None):
-    return transfer_train.main(
-        argv, prog='tools/benchmarks/classification/train.py',
-        description='Train and evaluate a linear probe on a frozen '
-        'pre-trained backbone.')
+    return transfer_train.main(argv, __file__, __doc__)
 
 
 if __name__ == '__main__':
     main()
-    sys.exit(0)

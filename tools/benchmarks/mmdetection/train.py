@@ -52,13 +52,10 @@ def _add_arguments(parser):
 
 def main(argv=None):
     return transfer_train.main(
-        argv, prog='tools/benchmarks/mmdetection/train.py',
-        description='Train and evaluate an mmdet transfer benchmark from '
-        'pre-trained weights.',
+        argv, __file__, __doc__,
         add_arguments=_add_arguments,
         check=lambda args, cfg, paths: check_arch(paths, args.arch))
 
 
 if __name__ == '__main__':
     main()
-    sys.exit(0)

@@ -28,12 +28,8 @@ import transfer_train  # noqa: E402
 
 
 def main(argv=None):
-    return transfer_train.main(
-        argv, prog='tools/benchmarks/mmsegmentation/train.py',
-        description='Train and evaluate an mmseg transfer benchmark from '
-        'pre-trained weights.')
+    return transfer_train.main(argv, __file__, __doc__)
 
 
 if __name__ == '__main__':
     main()
-    sys.exit(0)
