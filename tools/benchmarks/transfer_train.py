@@ -9,6 +9,13 @@ set_pretrained``). The checkpoint is read and its converted / skipped /
 missing backbone keys are printed *before* the Runner is built, so a wrong
 file fails in seconds, not after the data loaders started. Each task's
 ``train.py`` only adds its own flags and checks.
+
+``--pretrained CKPT`` takes any checkpoint
+``mmscrl.utils.checkpoint_layout`` reads: a full mmscrl / mmpretrain training
+checkpoint (its online / query backbone), a backbone-only file from
+``tools/model_converters/extract_backbone.py``, or a released SCRL / DenseCL /
+ORL file; ``random`` trains the random-init baseline. The converted, skipped
+and missing keys are printed.
 """
 import argparse
 import importlib.util

@@ -7,14 +7,10 @@
         [tools/train.py flags: --work-dir, --amp, --resume, --cfg-options,
         --launcher, ...]
 
-``CKPT`` is any checkpoint ``mmscrl.utils.checkpoint_layout`` reads (a full
-mmscrl / mmpretrain training checkpoint, a backbone-only file from
-``tools/model_converters/extract_backbone.py``, or a released SCRL / DenseCL /
-ORL file); ``random`` trains the random-init baseline. It is set on every
-``mmscrl.PretrainedBackbone`` init_cfg of the classifier (the launcher
-shared with mmdet and mmseg, ``tools/benchmarks/transfer_train.py``) and
-checked, with its converted / skipped / missing keys printed, before the
-Runner is built.
+``CKPT`` (a checkpoint of any layout, or ``random``) is set on every
+``mmscrl.PretrainedBackbone`` init_cfg of the classifier and checked before
+the Runner is built, by the launcher shared with mmdet and mmseg
+(``tools/benchmarks/transfer_train.py``, which lists the layouts).
 
 The configs keep mmpretrain's default scope: its ``ImageClassifier``,
 ``ImageNet`` data set and ``Accuracy`` metric are used unchanged.

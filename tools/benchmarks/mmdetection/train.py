@@ -7,17 +7,14 @@
         [--arch {fpn,c4}] [tools/train.py flags: --work-dir, --amp,
         --resume, --cfg-options, --launcher, ...]
 
-``CKPT`` is any checkpoint ``mmscrl.utils.checkpoint_layout`` reads: a full
-mmscrl training checkpoint (online / query backbone), a backbone-only file or
-a released SCRL / DenseCL / ORL file; ``random`` trains the random-init
-baseline. It is set on *every* ``mmscrl.PretrainedBackbone`` init_cfg of the
-model (the backbone and, for C4 detectors, the res5 shared head, which gets
-layer4), so FPN and C4 configs take the same single value. The checkpoint is
-checked (and its converted / skipped / missing keys printed) before the
-Runner is built, by the launcher shared with mmseg and the linear probe
-(``tools/benchmarks/transfer_train.py``). ``--arch c4`` / ``fpn``
-additionally asserts the detector kind (used by dist_train_c4.sh /
-dist_train_fpn.sh).
+``CKPT`` (a checkpoint of any layout, or ``random``) is set on *every*
+``mmscrl.PretrainedBackbone`` init_cfg of the model (the backbone and, for C4
+detectors, the res5 shared head, which gets layer4), so FPN and C4 configs
+take the same single value; it is checked before the Runner is built by the
+launcher shared with mmseg and the linear probe
+(``tools/benchmarks/transfer_train.py``, which lists the layouts).
+``--arch c4`` / ``fpn`` additionally asserts the detector kind (used by
+dist_train_c4.sh / dist_train_fpn.sh).
 
 Training validates on the config's val set (COCO val2017 with CocoMetric, VOC07
 test with VOCMetric) at every ``val_interval`` and after the last iteration.

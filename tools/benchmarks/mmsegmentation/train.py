@@ -7,14 +7,10 @@
         [tools/train.py flags: --work-dir, --amp, --resume, --cfg-options,
         --launcher, ...]
 
-``CKPT`` is any checkpoint ``mmscrl.utils.checkpoint_layout`` reads (a full
-mmscrl / mmpretrain training checkpoint, a backbone-only file from
-``tools/model_converters/extract_backbone.py``, or a released SCRL / DenseCL /
-ORL file); ``random`` trains the random-init baseline. It is set on every
-``mmscrl.PretrainedBackbone`` init_cfg of the segmentor (the launcher shared
-with mmdet and the linear probe, ``tools/benchmarks/transfer_train.py``)
-and checked, with its converted / skipped / missing keys printed, before
-the Runner is built.
+``CKPT`` (a checkpoint of any layout, or ``random``) is set on every
+``mmscrl.PretrainedBackbone`` init_cfg of the segmentor and checked before
+the Runner is built, by the launcher shared with mmdet and the linear probe
+(``tools/benchmarks/transfer_train.py``, which lists the layouts).
 
 The configs keep mmseg's default scope, so mmseg's own ``EncoderDecoder``,
 datasets, transforms and ``IoUMetric`` are used unchanged; training validates
