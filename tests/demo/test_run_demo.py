@@ -170,3 +170,46 @@ def test_first_nan_loss_iter(tmp_path):
     assert first_nan_loss_iter(str(tmp_path)) == 40
     (vis / 'scalars.json').write_text('{"loss": 1.0, "iter": 20}\n')
     assert first_nan_loss_iter(str(tmp_path)) is None
+
+
+def test_validated_without_detections(tmp_path):
+    from demo_workflow import validated_without_detections
+    vis = tmp_path / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    train = json.dumps(dict(loss=1., iter=4, step=4))
+    (vis / 'scalars.json').write_text(train + '\n')
+    assert not validated_without_detections(str(tmp_path))  # no val yet
+    (vis / 'scalars.json').write_text(
+        train + '\n' + json.dumps(dict(data_time=0.1, time=0.2, step=0)))
+    assert validated_without_detections(str(tmp_path))
+    (vis / 'scalars.json').write_text(
+        train + '\n' + json.dumps({'coco/bbox_mAP': 0.1, 'step': 0}))
+    assert not validated_without_detections(str(tmp_path))
+    assert not validated_without_detections(str(tmp_path / 'none'))
+    table = format_results([
+        dict(init='ORL', bbox_mAP=0., bbox_mAP_50=0., no_detections=True,
+             pretrain_seconds=1., detector_seconds=1.)
+    ])
+    assert '| ORL | 0.0 | 0.0 |' in table
+    assert 'ORL: the detector made no detection' in table
+
+
+def test_detector_without_detections_scores_zero(repo_root, tmp_path,
+                                                 capsys):
+    """A detector that outputs nothing on val (here: a score threshold no
+    box can pass) is AP 0 with a warning, not a missing-metric error."""
+    from demo_workflow import run_detector
+
+    from mmscrl.demo.generator import generate_demo_dataset
+    data = tmp_path / 'data'
+    generate_demo_dataset(str(data), num_unlabeled=2, num_train=4,
+                          num_val=2, img_size=64)
+    cfg = tmp_path / 'no_dets.py'
+    cfg.write_text(
+        f"_base_ = '{osp.join(repo_root, DET_CFG)}'\n"
+        'model = dict(test_cfg=dict(rcnn=dict(score_thr=1.01)))\n'
+        'train_dataloader = dict(batch_size=2)\n')
+    rec = run_detector(str(cfg), str(tmp_path / 'wd'), str(data),
+                       max_iters=1, pretrained=None, num_workers=0)
+    assert rec['bbox_mAP'] == 0. and rec['no_detections']
+    assert 'made no detection on the val set' in capsys.readouterr().out

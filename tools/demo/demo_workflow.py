@@ -251,6 +251,22 @@ def read_last_metrics(work_dir: str, key: str = 'coco/bbox_mAP') -> Dict:
         'the validation run?')
 
 
+def validated_without_detections(work_dir: str) -> bool:
+    """Whether the newest run's last record is a validation record with no
+    metric in it: mmdet's ``CocoMetric`` returns nothing (and logs "The
+    testing results of the whole dataset is empty") when the detector made
+    no detection at all, i.e. AP 0."""
+    files = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        return False
+    with open(files[-1]) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    if not records or 'iter' in records[-1]:
+        return False
+    return not any('/' in key for key in records[-1])
+
+
 def first_nan_loss_iter(work_dir: str) -> Optional[int]:
     """First logged iteration whose ``loss`` is NaN, or None."""
     for path in sorted(
@@ -409,6 +425,11 @@ def run_detector(det_config: str, work_dir: str, data_root: str,
                  banner: Optional[Banner] = None) -> Dict:
     """Train + evaluate the demo detector; return its COCO bbox metrics.
 
+    A detector that made no detection on the val set (training collapsed
+    to background without a NaN) scores AP 0; its record says so with
+    ``no_detections=True``, a warning is printed and the results table
+    names it.
+
     Returns:
         dict: ``bbox_mAP``, ``bbox_mAP_50`` (in [0, 1]), ``seconds`` and
         the run record of :func:`run_train`.
@@ -432,7 +453,13 @@ def run_detector(det_config: str, work_dir: str, data_root: str,
             raise RuntimeError(
                 f'detector training in {work_dir} diverged (loss NaN from '
                 f'iteration {nan_iter}); no detections to evaluate')
-        raise
+        if not validated_without_detections(work_dir):
+            raise
+        print(f'WARNING: the detector in {work_dir} made no detection on the '
+              'val set (AP 0): its training collapsed to background; see '
+              'the loss curve in its log', flush=True)
+        rec.update(bbox_mAP=0., bbox_mAP_50=0., no_detections=True)
+        return rec
     rec.update(
         bbox_mAP=float(metrics['coco/bbox_mAP']),
         bbox_mAP_50=float(metrics['coco/bbox_mAP_50']))
@@ -465,6 +492,9 @@ def format_results(rows: Sequence[Dict]) -> str:
             f'{r["detector_seconds"]:.0f} |')
     notes = [f'- {r["init"]}: not available: {r["error"]}'
              for r in rows if r.get('error')]
+    notes += [f'- {r["init"]}: the detector made no detection on the val '
+              'set (AP 0): its fine-tuning collapsed to background'
+              for r in rows if r.get('no_detections')]
     return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
