@@ -30,7 +30,6 @@ Example::
 
 ``main(argv)`` returns the results as a dict (used by the benchmark suite).
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -42,6 +41,8 @@ import time
 
 import numpy as np
 import torch
+
+from mmscrl.utils.cli import make_parser
 
 COCO_TRAIN2017 = 118287
 
@@ -77,9 +78,9 @@ def make_photo_images(root: str, n: int, h: int, w: int, seed: int = 0):
 
 
 def build_model(depth: int, proj: int = 256):
-    import mmscrl  # noqa: F401
     from mmengine.registry import init_default_scope
 
+    import mmscrl  # noqa: F401
     from mmscrl.registry import MODELS
     init_default_scope('mmscrl')
     ch = 2048 if depth >= 50 else 512
@@ -214,8 +215,8 @@ def bench_correspondence(tmp, data, names, model, props, knn_file, args):
 
     from mmscrl.orl.correspondence import (correspondence_reference,
                                            run_correspondence)
-    from mmscrl.orl.features import crop_rois, filter_image_boxes
-    from mmscrl.orl.features import roi_embeddings
+    from mmscrl.orl.features import (crop_rois, filter_image_boxes,
+                                     roi_embeddings)
     from mmscrl.orl.io import load_knn
     n = len(names)
     knn = load_knn(knn_file).knn
@@ -362,11 +363,7 @@ def markdown(res: dict) -> str:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=type('F', (argparse.ArgumentDefaultsHelpFormatter,
-                                   argparse.RawDescriptionHelpFormatter),
-                             {}))
+    p = make_parser(__doc__, full_description=True)
     p.add_argument('--quick', action='store_true',
                    help='tiny sizes (ResNet-18, 4 small images): a smoke '
                    'run of every measurement, numbers not meaningful')

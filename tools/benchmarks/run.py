@@ -66,6 +66,7 @@ import time
 import numpy as np
 import torch
 
+from mmscrl.utils.cli import make_parser
 from mmscrl.utils.fileio import atomic_write_text
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -96,11 +97,7 @@ MOCO_FAMILY = ('MoCo v2', 'DenseCL (mmpretrain)', 'DenseCL (mmscrl)')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=type('F', (argparse.ArgumentDefaultsHelpFormatter,
-                                   argparse.RawDescriptionHelpFormatter),
-                             {}))
+    p = make_parser(__doc__, full_description=True)
     p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'],
                    help='where the models run (cuda also records peak CUDA '
                    'memory)')
@@ -652,9 +649,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    import mmscrl  # noqa: F401  (registers modules, applies compat)
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
+
+    import mmscrl  # noqa: F401  (registers modules, applies compat)
     MMLogger.get_instance('mmscrl_bench', log_level='WARNING')
     init_default_scope('mmscrl')
     if args.memory_child:

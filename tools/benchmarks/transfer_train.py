@@ -17,13 +17,14 @@ checkpoint (its online / query backbone), a backbone-only file from
 ORL file; ``random`` trains the random-init baseline. The converted, skipped
 and missing keys are printed.
 """
-import argparse
 import importlib.util
 import os.path as osp
 import sys
 from typing import Callable, List, Optional
 
 from mmengine.config import Config
+
+from mmscrl.utils.cli import make_parser
 
 TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RANDOM = 'random'
@@ -57,13 +58,12 @@ def parse_args(argv: Optional[List[str]], script: str, doc: str,
         and exits.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(
-        prog=osp.relpath(osp.abspath(script), osp.dirname(TOOLS)),
-        description=doc.strip().splitlines()[0] + ' Every other argument '
+    parser = make_parser(
+        doc.strip().splitlines()[0] + ' Every other argument '
         '(CONFIG, --work-dir, --amp, --resume, --cfg-options, --launcher ...) '
         'goes to tools/train.py, whose help follows.',
-        add_help=False,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        prog=osp.relpath(osp.abspath(script), osp.dirname(TOOLS)),
+        add_help=False)
     parser.add_argument(
         '--pretrained',
         required=True,
@@ -98,9 +98,9 @@ def main(argv: Optional[List[str]], script: str, doc: str,
     tools_train = load_tools_train()
     train_args = tools_train.parse_args(rest)
 
-    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
     from mmengine.runner import Runner
 
+    import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
     from mmscrl.models.utils.pretrained_backbone import set_pretrained
     from mmscrl.utils.checkpoint_layout import (extract_backbone,
                                                 load_checkpoint_file)

@@ -6,24 +6,13 @@ import os
 
 import torch
 
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
-                     argparse.RawDescriptionHelpFormatter):
-    """Defaults shown in every help line (except unset ones); the
-    description (the tool's module docstring, with its example) printed as
-    written."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
+from mmscrl.utils import cli
 
 
 def make_parser(doc: str) -> argparse.ArgumentParser:
-    """An argument parser whose description is the tool's docstring and
-    whose help shows every default."""
-    return argparse.ArgumentParser(description=doc,
-                                   formatter_class=_HelpFormatter)
+    """:func:`mmscrl.utils.cli.make_parser` with the whole docstring ``doc``
+    (its usage example included) as the description."""
+    return cli.make_parser(doc, full_description=True)
 
 
 def add_job_args(parser, progress_interval: float = 30.):
@@ -40,10 +29,9 @@ def add_job_args(parser, progress_interval: float = 30.):
 
 
 def add_launcher_args(parser):
-    parser.add_argument('--launcher', choices=['none', 'pytorch'],
-                        default='none',
-                        help='job launcher (pytorch = torchrun, see the '
-                        'dist_*.sh wrappers)')
+    cli.add_launcher_arg(parser, choices=('none', 'pytorch'),
+                         help='job launcher (pytorch = torchrun, see the '
+                         'dist_*.sh wrappers)', local_rank=False)
     parser.add_argument('--device', default=None,
                         help='device (default: cuda:LOCAL_RANK if CUDA is '
                         'available, else cpu)')
