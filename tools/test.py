@@ -20,19 +20,20 @@ no need to find those scripts in ``site-packages``. The backbone's
 ``PretrainedBackbone`` init_cfg is not used: every weight comes from
 ``CHECKPOINT``.
 """
-import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from mmscrl.utils.cli import (add_cfg_options, add_config_arg,
+                              add_launcher_arg, make_parser, resolve_work_dir,
+                              set_local_rank_env)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Evaluate a trained detector/segmentor checkpoint on the '
-        "config's test set.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config', help='transfer config file path')
+    parser = make_parser(
+        'Evaluate a trained detector/segmentor checkpoint on the '
+        "config's test set.")
+    add_config_arg(parser, 'transfer config file path')
     parser.add_argument('checkpoint', help='checkpoint file (path or URL)')
     parser.add_argument(
         '--work-dir', default=None,
@@ -45,18 +46,10 @@ def parse_args(argv=None):
         '--show-dir', default=None,
         help='mmdet/mmseg configs: save images with predictions drawn to '
         'this folder (inside the work dir)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default=None,
-        help='override settings, key=value (a.b.c=v)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
+    add_cfg_options(parser)
+    add_launcher_arg(parser)
     args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    set_local_rank_env(args)
     return args
 
 
@@ -79,11 +72,7 @@ def build_test_config(args) -> Config:
         raise KeyError(f'{args.config}: no {", ".join(missing)}; '
                        'tools/test.py needs a config with a test set')
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    resolve_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     scope = cfg.get('default_scope', 'mmscrl')

@@ -11,19 +11,19 @@ Multi-process: ``tools/dist_train.sh CONFIG GPUS`` (torchrun) or
 ``tools/slurm_train.sh PARTITION JOB CONFIG``. Without CUDA, distributed runs
 use the gloo backend on CPU (see :mod:`mmscrl.compat`).
 """
-import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
+
+from mmscrl.utils.cli import (add_cfg_options, add_config_arg,
+                              add_launcher_arg, make_parser, resolve_work_dir,
+                              set_local_rank_env)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config', help='train config file path')
+    parser = make_parser(__doc__)
+    add_config_arg(parser, 'train config file path')
     parser.add_argument(
         '--work-dir',
         help='the dir to save logs and models (if omitted: the config\'s '
@@ -57,23 +57,10 @@ def parse_args(argv=None):
         '--no-persistent-workers',
         action='store_true',
         help='disable persistent_workers in all dataloaders')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value (a.b.c=v)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
-    # --local_rank (older); torchrun sets the LOCAL_RANK env var.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by the launcher (torch.distributed)')
+    add_cfg_options(parser)
+    add_launcher_arg(parser)
     args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    set_local_rank_env(args)
     return args
 
 
@@ -85,11 +72,7 @@ def merge_args(cfg, args):
         cfg.val_evaluator = None
 
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    resolve_work_dir(cfg, args.work_dir, args.config)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')

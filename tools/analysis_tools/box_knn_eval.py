@@ -19,18 +19,17 @@ classified by weighted cosine kNN. With ``--data-root`` (a demo data set of
 ``--loo`` uses leave-one-out on the train split instead (the same image's
 boxes excluded). Prints a markdown table; ``--out`` also writes JSON.
 """
-import argparse
 import json
 import os
 import os.path as osp
 import sys
 import time
 
+from mmscrl.utils.cli import make_parser
+
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser(__doc__)
     p.add_argument('checkpoints', nargs='+',
                    help='checkpoint files (any layout) or "random"')
     p.add_argument('--names', nargs='+',

@@ -17,13 +17,13 @@ layout, labels ignored) so a config can be browsed before its dataset is
 downloaded; ORL stage 3 also needs its stage-2 correspondence file, pass
 it with ``--cfg-options train_dataloader.dataset.ann_file=...``.
 """
-import argparse
 import os.path as osp
 import random
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
+from mmscrl.utils.cli import add_cfg_options, add_config_arg, make_parser
 from mmscrl.visualization.draw import (draw_box, hstack, imwrite_atomic,
                                        letterbox, map_boxes, palette, vstack,
                                        with_header)
@@ -33,11 +33,9 @@ ORL_VIEW_NAMES = ('view 1', 'view 2', 'intra-RoI 1', 'intra-RoI 2',
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Save the training views of a pre-training config as '
-        'PNG files.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config', help='config file path')
+    parser = make_parser(
+        'Save the training views of a pre-training config as PNG files.')
+    add_config_arg(parser)
     parser.add_argument('--output-dir', default='work_dirs/browse',
                         help='where the PNG files go')
     parser.add_argument('--num', type=int, default=4,
@@ -51,9 +49,7 @@ def parse_args(argv=None):
                         help='side of each view panel in pixels')
     parser.add_argument('--seed', type=int, default=0,
                         help='random seed of the augmentations')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default=None,
-        help='override settings, key=value (a.b.c=v)')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -13,18 +13,16 @@ the parameter count of the whole model (both encoders, heads, queues
 excluded) is reported as well. The model is built with
 :func:`mmscrl.apis.get_model` (no dataset needed).
 """
-import argparse
 
 import torch
-from mmengine.config import DictAction
+
+from mmscrl.utils.cli import add_cfg_options, add_config_arg, make_parser
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='FLOPs/params of the backbone of a config\'s model.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config', help='config file path (or model name '
-                        'from mmscrl.apis.list_models())')
+    parser = make_parser('FLOPs/params of the backbone of a config\'s model.')
+    add_config_arg(parser, 'config file path (or model name from '
+                   'mmscrl.apis.list_models())')
     parser.add_argument(
         '--shape', type=int, nargs='+', default=[224, 224],
         help='input image size: one value (square) or H W')
@@ -32,9 +30,7 @@ def parse_args(argv=None):
         '--part', choices=['backbone', 'backbone+neck'], default='backbone',
         help='what to count: the backbone, or the backbone and the neck '
         '(projector) on its output')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default=None,
-        help='override settings, key=value (a.b.c=v)')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

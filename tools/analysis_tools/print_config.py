@@ -8,20 +8,17 @@ applied), as MMEngine sees it.
 Works on every mmscrl config (``mmscrl::`` bases included) and on the
 mmdet/mmseg transfer configs.
 """
-import argparse
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from mmscrl.utils.cli import add_cfg_options, add_config_arg, make_parser
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Print the fully resolved config.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config', help='config file path')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default=None,
-        help='override settings, key=value (a.b.c=v)')
+    parser = make_parser('Print the fully resolved config.')
+    add_config_arg(parser)
+    add_cfg_options(parser)
     parser.add_argument(
         '--out', default=None,
         help='also write the resolved config to this .py/.json/.yaml file')

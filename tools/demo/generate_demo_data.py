@@ -10,16 +10,14 @@ annotations ``annotations/instances_{train,val,unlabeled}.json`` (see
 :mod:`mmscrl.demo.generator`). Deterministic for given arguments; skips the
 work when ``out-dir`` already holds the same data set (unless ``--force``).
 """
-import argparse
 import time
 
 from mmscrl.demo import ensure_demo_dataset, generate_demo_dataset
+from mmscrl.utils.cli import make_parser
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser(__doc__)
     p.add_argument('--out-dir', default='data/demo',
                    help='folder the data set is written to')
     p.add_argument('--num-unlabeled', type=int, default=1000,

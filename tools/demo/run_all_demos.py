@@ -18,12 +18,13 @@ available with its error (no number). Finished stages are reused on reruns;
 an interrupted stage resumes from its last checkpoint.
 ``--smallest`` is the CI setting (tiny data, a few iterations).
 """
-import argparse
 import os
 import os.path as osp
 import subprocess
 import sys
 import traceback
+
+from mmscrl.utils.cli import make_parser
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'demo'))
@@ -46,9 +47,7 @@ ORL_STAGE2_SMALLEST = dict(k=3, resize=110, crop=96, min_size=16, topn=5,
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser(__doc__)
     p.add_argument('--methods', nargs='+', choices=list(CONFIGS),
                    default=['scrl', 'densecl', 'orl', 'byol'],
                    help='methods to run (orl also runs byol, its stage 1)')

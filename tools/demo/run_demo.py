@@ -19,10 +19,11 @@ was interrupted (Ctrl-C, a kill) resumes from its last checkpoint (pass
 minutes: tiny data, a few iterations, numbers meaningless). The building
 blocks are in ``demo_workflow.py`` next to this script.
 """
-import argparse
 import os
 import os.path as osp
 import sys
+
+from mmscrl.utils.cli import make_parser
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO_ROOT = osp.dirname(osp.dirname(HERE))
@@ -81,9 +82,7 @@ def add_run_arguments(p, work_dir):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description='Pre-train on the demo data, transfer to detection.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser('Pre-train on the demo data, transfer to detection.')
     p.add_argument('--pretrain-config', default=None,
                    help=unset('pretrain_config', 'pre-training config'))
     p.add_argument('--det-config', default=None,

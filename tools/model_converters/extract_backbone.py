@@ -34,7 +34,6 @@ Prints a report of converted, skipped and missing keys. A backbone holding
 NaN/Inf values (a diverged run) is refused unless ``--allow-non-finite``.
 The output is written atomically (temporary file + rename).
 """
-import argparse
 import os.path as osp
 import pickle
 import sys
@@ -46,6 +45,7 @@ from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
                                             extract_backbone,
                                             load_checkpoint_file,
                                             to_detectron2)
+from mmscrl.utils.cli import make_parser
 from mmscrl.utils.fileio import atomic_write
 
 FORMATS = ('mmdet', 'torchvision', 'detectron2')
@@ -125,9 +125,8 @@ def _atomic_save(obj, dst: str, pickle_numpy: bool = False):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Extract the backbone of a self-supervised checkpoint',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = make_parser(
+        'Extract the backbone of a self-supervised checkpoint')
     parser.add_argument('src', help='input checkpoint (any supported layout)')
     parser.add_argument(
         'dst', help='output file (detectron2 format: a .pkl name writes '

@@ -17,12 +17,13 @@ checkpoints (to be
 read by ``tools/model_converters/extract_backbone.py`` or
 ``PretrainedBackbone``) and for detectors alike.
 """
-import argparse
 import hashlib
 import os
 import os.path as osp
 
 import torch
+
+from mmscrl.utils.cli import make_parser
 
 KEEP_META = ('mmengine_version', 'mmscrl_version', 'mmpretrain_version',
              'mmdet_version', 'epoch', 'iter', 'cfg', 'dataset_meta', 'seed',
@@ -30,10 +31,8 @@ KEEP_META = ('mmengine_version', 'mmscrl_version', 'mmpretrain_version',
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Strip a training checkpoint for release and add the '
-        'sha256 suffix to its name.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = make_parser('Strip a training checkpoint for release and add '
+                         'the sha256 suffix to its name.')
     parser.add_argument('in_file', help='training checkpoint (.pth)')
     parser.add_argument(
         'out_file', help='output name; "-<sha256[:8]>" is added before the '

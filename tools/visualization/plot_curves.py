@@ -8,16 +8,14 @@ RUN is a work dir, a ``<timestamp>`` folder, a ``vis_data/scalars.json`` or
 an mmcv 1.x ``*.log.json``. Without ``--keys`` every logged scalar (losses,
 lr, momentum, metrics) gets a panel.
 """
-import argparse
 import os.path as osp
 
+from mmscrl.utils.cli import make_parser
 from mmscrl.visualization.curves import curve_keys, load_scalars, plot_curves
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description='Plot mmengine training curves of one or more runs.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser('Plot mmengine training curves of one or more runs.')
     p.add_argument('runs', nargs='+',
                    help='work dirs, <timestamp> dirs or scalars.json files')
     p.add_argument('--out', required=True, help='output PNG')

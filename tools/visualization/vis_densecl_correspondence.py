@@ -10,18 +10,16 @@ matches best (DenseCL's argmax rule); green = correct (within one cell of the
 true position, known from the recorded view geometry), red = wrong, grey =
 no true partner. Without CHECKPOINT the model is randomly initialised.
 """
-import argparse
 
+from mmscrl.utils.cli import add_config_arg, make_parser
 from mmscrl.visualization.densecl_correspondence import \
     visualize_densecl_correspondence
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser(__doc__)
     p.add_argument('image', help='input image')
-    p.add_argument('config', help='DenseCL config (DenseCLOfficial model)')
+    add_config_arg(p, 'DenseCL config (DenseCLOfficial model)')
     p.add_argument('checkpoint', nargs='?', default=None,
                    help='trained checkpoint (path or URL); without it the '
                    'model is randomly initialised')

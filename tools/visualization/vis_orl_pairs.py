@@ -10,15 +10,13 @@ tools/orl/generate_correspondence.py); DATA_ROOT is the folder its file
 names are relative to; KNN_FILE (tools/orl/extract_knn.py) adds the cosine
 scores to the titles.
 """
-import argparse
 
+from mmscrl.utils.cli import make_parser
 from mmscrl.visualization.orl_pairs import visualize_orl_pairs
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser(__doc__)
     p.add_argument('correspondence',
                    help='ORL stage-2 correspondence file (.npz or the '
                    'official .json)')

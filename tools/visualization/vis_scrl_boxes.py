@@ -9,15 +9,13 @@ The view and box sampling is the config's training pipeline
 (MultiViewWithGeometry + SCRLBoxPairSampler); the left panel shows the
 original image with both crop regions and the boxes mapped back to it.
 """
-import argparse
 
+from mmscrl.utils.cli import make_parser
 from mmscrl.visualization.scrl_boxes import visualize_scrl_boxes
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser(__doc__)
     p.add_argument('image', help='input image')
     p.add_argument('--out', required=True, help='output PNG')
     p.add_argument(

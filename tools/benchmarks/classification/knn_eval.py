@@ -26,7 +26,6 @@ extracts its share of the images (mmengine ``DefaultSampler``), the main
 process gathers them (``mmengine.dist.collect_results``) and votes, with a
 progress bar.
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -34,14 +33,16 @@ import sys
 import time
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from mmscrl.utils.cli import (add_cfg_options, add_config_arg,
+                              add_launcher_arg, make_parser,
+                              set_local_rank_env)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('config', help='mmpretrain classification config')
+    p = make_parser(__doc__)
+    add_config_arg(p, 'mmpretrain classification config')
     p.add_argument('checkpoint', help='checkpoint (any layout) or "random"')
     p.add_argument('--k', type=int, nargs='+', default=[20, 200],
                    help='neighbours of the kNN vote (one accuracy per value)')
@@ -58,18 +59,10 @@ def parse_args(argv=None):
                    'printed)')
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the "random" backbone')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override settings in the config, key=value '
-                   '(a.b.c=v)')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none',
-                   help='job launcher (none: a single process)')
-    p.add_argument('--local-rank', '--local_rank', type=int, default=0,
-                   help='set by the launcher (torch.distributed); exported '
-                   'as LOCAL_RANK if unset')
+    add_cfg_options(p)
+    add_launcher_arg(p, help='job launcher (none: a single process)')
     args = p.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    set_local_rank_env(args)
     return args
 
 
