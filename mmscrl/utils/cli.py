@@ -9,8 +9,11 @@ declared once here: the ``config`` positional (:func:`add_config_arg`),
 :func:`resolve_work_dir` is the work-dir rule of ``tools/train.py`` and
 ``tools/test.py``.
 
-Importing this module is cheap (``argparse``, ``os`` and MMEngine's
-:class:`~mmengine.config.DictAction`; no torch), so ``--help`` stays fast.
+The module itself needs only ``argparse``, ``os`` and MMEngine's
+:class:`~mmengine.config.DictAction` (no torch). Importing it as
+``mmscrl.utils.cli`` still runs the package's ``__init__`` first, which
+registers every mmscrl module and applies :mod:`mmscrl.compat`, as the
+tools' own ``import mmscrl`` does.
 """
 import argparse
 import os
