@@ -2,7 +2,6 @@
 """Linear-probe configs: resolve to mmpretrain's protocols with our
 initializer, build, load a checkpoint and train 2 iterations on tiny data;
 the kNN evaluation tool on the same tiny data (1 and 2 processes)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -18,23 +17,21 @@ from mmengine.config import Config
 import mmscrl  # noqa: F401
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG_DIR = osp.join(REPO, 'configs', 'benchmarks', 'classification')
-CONFIGS = {
+CONFIGS = {  # under configs/benchmarks/classification/
     'sgd': 'imagenet/resnet50_linear-8xb32-steplr-100e_in1k.py',
     'lars': 'imagenet/resnet50_linear-8xb512-lars-coslr-90e_in1k.py',
 }
 TOOLS = osp.join(REPO, 'tools', 'benchmarks', 'classification')
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope='module')
+def train_tool(load_tool):
+    return load_tool('benchmarks/classification/train.py')
 
 
-train_tool = _load(osp.join(TOOLS, 'train.py'), '_linear_train')
-knn_tool = _load(osp.join(TOOLS, 'knn_eval.py'), '_knn_eval')
+@pytest.fixture(scope='module')
+def knn_tool(load_tool):
+    return load_tool('benchmarks/classification/knn_eval.py')
 
 
 @pytest.fixture(scope='module')
@@ -53,19 +50,6 @@ def tiny_cls(tmp_path_factory):
                 img[y:y + 24, x:x + 24] = colour
                 cv2.imwrite(str(d / f'{i}.png'), img)
     return root
-
-
-@pytest.fixture(scope='module')
-def ssl_ckpt(tmp_path_factory):
-    from mmpretrain.models import ResNet
-    torch.manual_seed(0)
-    net = ResNet(depth=18)
-    state = {f'backbone.{k}': v for k, v in net.state_dict().items()}
-    state.update({f'target_net.0.{k}': v for k, v in
-                  net.state_dict().items()})
-    path = tmp_path_factory.mktemp('ck') / 'epoch_1.pth'
-    torch.save(dict(meta=dict(epoch=1), state_dict=state), str(path))
-    return str(path), net.state_dict()
 
 
 def shrink(cfg, root):
@@ -91,8 +75,8 @@ def shrink(cfg, root):
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
-def test_config_protocol(name):
-    cfg = Config.fromfile(osp.join(CFG_DIR, CONFIGS[name]))
+def test_config_protocol(name, benchmark_config):
+    cfg = benchmark_config('classification', CONFIGS[name])
     assert cfg.default_scope == 'mmpretrain'
     bb = cfg.model.backbone
     assert bb.type == 'ResNet' and bb.depth == 50 and bb.frozen_stages == 4
@@ -113,25 +97,16 @@ def test_config_protocol(name):
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
-def test_train_two_iterations_frozen(name, tiny_cls, ssl_ckpt, tmp_path,
-                                     monkeypatch):
-    ckpt, ref = ssl_ckpt
-    cfg = shrink(Config.fromfile(osp.join(CFG_DIR, CONFIGS[name])),
+def test_train_two_iterations_frozen(name, tiny_cls, ssl_checkpoints,
+                                     tmp_path, train_tool, run_train_tool,
+                                     benchmark_config):
+    ref = ssl_checkpoints['backbone']
+    cfg = shrink(benchmark_config('classification', CONFIGS[name]),
                  tiny_cls)
-    cfg_file = tmp_path / 'tiny.py'
-    cfg.dump(str(cfg_file))
-    captured = {}
-    from mmengine.runner import Runner
-    original = Runner.train
-
-    def train(self):
-        captured['runner'] = self
-        return original(self)
-
-    monkeypatch.setattr(Runner, 'train', train)
-    train_tool.main([str(cfg_file), '--pretrained', ckpt, '--work-dir',
-                     str(tmp_path / 'work')])
-    runner = captured['runner']
+    runner = run_train_tool(train_tool, cfg, [
+        '--pretrained', ssl_checkpoints['full'], '--work-dir',
+        str(tmp_path / 'work')
+    ])
     assert runner.iter == 2
     assert 'val/accuracy/top1' in runner.message_hub.log_scalars
     # the frozen backbone still holds the checkpoint after training
@@ -141,19 +116,20 @@ def test_train_two_iterations_frozen(name, tiny_cls, ssl_ckpt, tmp_path,
             torch.testing.assert_close(state[key], value, msg=key)
 
 
-def _knn_cfg(tiny_cls, tmp_path):
-    cfg = shrink(Config.fromfile(osp.join(CFG_DIR, CONFIGS['sgd'])),
+def _knn_cfg(benchmark_config, tiny_cls, tmp_path):
+    cfg = shrink(benchmark_config('classification', CONFIGS['sgd']),
                  tiny_cls)
     path = tmp_path / 'knn_cfg.py'
     cfg.dump(str(path))
     return str(path)
 
 
-def test_knn_eval_single_process(tiny_cls, ssl_ckpt, tmp_path, capsys):
-    cfg = _knn_cfg(tiny_cls, tmp_path)
+def test_knn_eval_single_process(tiny_cls, ssl_checkpoints, tmp_path,
+                                 capsys, knn_tool, benchmark_config):
+    cfg = _knn_cfg(benchmark_config, tiny_cls, tmp_path)
     out = tmp_path / 'knn.json'
-    acc = knn_tool.main([cfg, ssl_ckpt[0], '--k', '1', '3', '--out',
-                         str(out)])
+    acc = knn_tool.main([cfg, ssl_checkpoints['full'], '--k', '1', '3',
+                         '--out', str(out)])
     assert set(acc) == {'k1_top1', 'k1_top5', 'k3_top1', 'k3_top5'}
     saved = json.loads(out.read_text())
     assert saved['num_train'] == 12 and saved['num_val'] == 8
@@ -164,15 +140,18 @@ def test_knn_eval_single_process(tiny_cls, ssl_ckpt, tmp_path, capsys):
     assert 'extracting 12 images' in capsys.readouterr().out
 
 
-def test_knn_eval_two_processes_match_one(tiny_cls, ssl_ckpt, tmp_path):
+def test_knn_eval_two_processes_match_one(tiny_cls, ssl_checkpoints,
+                                          tmp_path, knn_tool,
+                                          benchmark_config):
     """torchrun with 2 CPU processes (gloo) gives the same accuracies."""
-    cfg = _knn_cfg(tiny_cls, tmp_path)
-    one = knn_tool.main([cfg, ssl_ckpt[0], '--k', '1', '3'])
+    ckpt = ssl_checkpoints['full']
+    cfg = _knn_cfg(benchmark_config, tiny_cls, tmp_path)
+    one = knn_tool.main([cfg, ckpt, '--k', '1', '3'])
     out = tmp_path / 'knn2.json'
     env = dict(os.environ, PYTHON=sys.executable, PORT='29731',
                OMP_NUM_THREADS='1')
     proc = subprocess.run(
-        ['bash', osp.join(TOOLS, 'dist_knn_eval.sh'), cfg, ssl_ckpt[0], '2',
+        ['bash', osp.join(TOOLS, 'dist_knn_eval.sh'), cfg, ckpt, '2',
          '--k', '1', '3', '--batch-size', '3', '--out', str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -181,7 +160,7 @@ def test_knn_eval_two_processes_match_one(tiny_cls, ssl_ckpt, tmp_path):
     assert two['accuracy'] == pytest.approx(one)
 
 
-def test_knn_eval_bad_config(tmp_path):
+def test_knn_eval_bad_config(tmp_path, knn_tool):
     cfg = Config(dict(model=dict(backbone=dict(type='ResNet', depth=18)),
                       val_dataloader=dict(dataset=dict(type='X'))))
     path = tmp_path / 'bad.py'

@@ -10,24 +10,18 @@ dataset generated here. Loading tests check that every backbone key comes
 from the checkpoint, that the C4 shared head receives layer4, and that a
 converted checkpoint gives the same backbone outputs.
 """
-import importlib.util
 import json
 import math
-import os.path as osp
 import xml.etree.ElementTree as ET
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 import mmscrl  # noqa: F401
-from mmscrl.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG_DIR = osp.join(REPO, 'configs', 'benchmarks', 'mmdetection')
-SHIPPED = {
+SHIPPED = {  # under configs/benchmarks/mmdetection/
     'mask_fpn': 'coco/mask-rcnn_r50_fpn_ms-1x_coco.py',
     'mask_fpn_2x': 'coco/mask-rcnn_r50_fpn_ms-2x_coco.py',
     'faster_fpn': 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py',
@@ -39,19 +33,9 @@ CLASSES = ('car', 'person')
 SIZE = 128
 
 
-def _load_module(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_train = _load_module(
-    osp.join(REPO, 'tools', 'benchmarks', 'mmdetection', 'train.py'),
-    '_bench_train')
-converter = _load_module(
-    osp.join(REPO, 'tools', 'model_converters', 'extract_backbone.py'),
-    '_extract_backbone')
+@pytest.fixture(scope='module')
+def bench_train(load_tool):
+    return load_tool('benchmarks/mmdetection/train.py')
 
 
 # ----------------------------------------------------------------- data ---
@@ -155,92 +139,17 @@ def voc_data(tmp_path_factory):
     return root
 
 
-# ----------------------------------------------------------- checkpoint ---
-def _perturb(module, seed):
-    """Non-trivial weights and BN statistics, so equalities mean something."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in module.state_dict().items():
-            if t.dtype.is_floating_point:
-                noise = torch.rand(t.shape, generator=gen)
-                if name.endswith('running_var'):
-                    t.copy_(0.5 + noise)
-                else:
-                    t.add_(0.1 * (noise - 0.5))
-
-
-def build_byol_r18():
-    """An mmscrl-style self-supervised model (online backbone, EMA target)."""
-    bn1d = dict(type='BN1d')
-    model = MODELS.build(
-        dict(
-            type='BYOL',
-            backbone=dict(type='ResNet', depth=18, norm_cfg=dict(type='BN')),
-            neck=dict(
-                type='NonLinearNeck',
-                in_channels=512,
-                hid_channels=64,
-                out_channels=32,
-                num_layers=2,
-                with_avg_pool=True,
-                norm_cfg=bn1d),
-            head=dict(
-                type='LatentPredictHead',
-                loss=dict(type='CosineSimilarityLoss'),
-                predictor=dict(
-                    type='NonLinearNeck',
-                    in_channels=32,
-                    hid_channels=64,
-                    out_channels=32,
-                    num_layers=2,
-                    with_avg_pool=False,
-                    norm_cfg=bn1d))))
-    _perturb(model.backbone, 0)
-    # a target network that differs from the online one (as after training)
-    _perturb(model.target_net, 1)
-    return model
-
-
-def save_training_checkpoint(model, path):
-    """The layout mmengine's Runner writes (meta, state_dict, optimizer)."""
-    from mmengine.runner.checkpoint import weights_to_cpu
-    optim = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    torch.save(
-        dict(
-            meta=dict(epoch=1, iter=10, mmengine_version='0.10.7'),
-            state_dict=weights_to_cpu(model.state_dict()),
-            optimizer=optim.state_dict()), path)
-
-
-@pytest.fixture(scope='module')
-def ssl_checkpoint(tmp_path_factory):
-    model = build_byol_r18()
-    path = tmp_path_factory.mktemp('ckpt') / 'byol_r18_iter_10.pth'
-    save_training_checkpoint(model, str(path))
-    return str(path), model
-
-
 # -------------------------------------------------------------- configs ---
-def _walk(node, fn):
-    if isinstance(node, dict):
-        fn(node)
-        for v in node.values():
-            _walk(v, fn)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _walk(v, fn)
-
-
-def _to_bn(node):
-    if node.get('type') == 'SyncBN':
-        node['type'] = 'BN'
-
-
 def _small_scales(node):
     if node.get('type') == 'RandomChoiceResize':
         node['scales'] = [(160, 112), (160, 128)]
     elif node.get('type') == 'Resize':
         node['scale'] = (160, 128)
+
+
+def _drop_null_backend_args(node):
+    if 'backend_args' in node and node['backend_args'] is None:
+        node.pop('backend_args')
 
 
 def _set_dataset(ds, kind, data_root):
@@ -255,85 +164,87 @@ def _set_dataset(ds, kind, data_root):
             metainfo=dict(classes=CLASSES))
 
 
-def shrink(cfg, family, data_root, work_dir):
-    """The tiny-test variant of a shipped config."""
-    model = cfg.model
-    _walk(model, _to_bn)
-    model.backbone.depth = 18
-    if family in ('mask_fpn', 'retinanet', 'faster_fpn'):
-        model.neck.in_channels = [64, 128, 256, 512]
-    if family in ('mask_c4', 'voc_c4'):
-        model.roi_head.shared_head.depth = 18
-        model.roi_head.bbox_roi_extractor.out_channels = 256
-        model.roi_head.bbox_head.in_channels = 512
-        model.rpn_head.in_channels = 256
-        model.rpn_head.feat_channels = 256
-        if 'mask_head' in model.roi_head:
-            model.roi_head.mask_head.in_channels = 512
-    if family != 'voc_c4':
-        heads = [model.bbox_head] if family == 'retinanet' else [
-            model.roi_head.bbox_head
-        ] + ([model.roi_head.mask_head] if 'mask_head' in model.roi_head
-             else [])
-        for head in heads:
-            head.num_classes = len(CLASSES)
-    if family != 'retinanet':
-        # few RoIs: the 4conv head / C4 res5 on 512 RoIs dominate CPU time
-        model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=64)
-        model.train_cfg.rcnn.sampler.num = 32
-        model.test_cfg.rpn.update(nms_pre=200, max_per_img=32)
-        model.test_cfg.rcnn.max_per_img = 20
-    else:
-        # an untrained focal head scores ~0.01 < 0.05: keep every detection
-        model.test_cfg.update(score_thr=0.0, nms_pre=100, max_per_img=20)
+@pytest.fixture(scope='module')
+def shrink(walk_config, syncbn_to_bn):
+    """``shrink(cfg, family, data_root, work_dir)``: the tiny-test
+    variant of a shipped config."""
 
-    kind = 'voc' if family == 'voc_c4' else 'coco'
-    train_ds = cfg.train_dataloader.dataset
-    if kind == 'voc':
-        # VOC07+12 -> the single tiny VOC2007 trainval
-        train_ds = train_ds.datasets[0]
-        cfg.train_dataloader.dataset = train_ds
-    _set_dataset(train_ds, kind, data_root)
-    _set_dataset(cfg.val_dataloader.dataset, kind, data_root)
-    if kind == 'voc':
-        cfg.val_dataloader.dataset.ann_file = 'VOC2007/ImageSets/Main/test.txt'
-    else:
-        cfg.val_evaluator.ann_file = str(data_root / 'instances.json')
-    for loader in (cfg.train_dataloader, cfg.val_dataloader):
-        loader.update(num_workers=0, persistent_workers=False)
-        _walk(loader.dataset, _small_scales)
-        _walk(loader.dataset, lambda n: n.pop('backend_args', None)
-              if 'backend_args' in n and n['backend_args'] is None else None)
-    cfg.train_dataloader.batch_size = 2
-    cfg.test_dataloader = None
-    cfg.test_evaluator = None
-    cfg.test_cfg = None
-    cfg.train_cfg = dict(
-        type='IterBasedTrainLoop', max_iters=2, val_interval=2)
-    cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0,
-             end=2)
-    ]
-    cfg.optim_wrapper.optimizer.lr = 0.002
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False, interval=2)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
-    cfg.log_processor = dict(by_epoch=False)
-    cfg.env_cfg.dist_cfg = dict(backend='gloo')
-    cfg.randomness = dict(seed=0)
-    cfg.work_dir = str(work_dir)
-    return cfg
+    def shrink(cfg, family, data_root, work_dir):
+        model = cfg.model
+        syncbn_to_bn(model)
+        model.backbone.depth = 18
+        if family in ('mask_fpn', 'retinanet', 'faster_fpn'):
+            model.neck.in_channels = [64, 128, 256, 512]
+        if family in ('mask_c4', 'voc_c4'):
+            model.roi_head.shared_head.depth = 18
+            model.roi_head.bbox_roi_extractor.out_channels = 256
+            model.roi_head.bbox_head.in_channels = 512
+            model.rpn_head.in_channels = 256
+            model.rpn_head.feat_channels = 256
+            if 'mask_head' in model.roi_head:
+                model.roi_head.mask_head.in_channels = 512
+        if family != 'voc_c4':
+            heads = [model.bbox_head] if family == 'retinanet' else [
+                model.roi_head.bbox_head
+            ] + ([model.roi_head.mask_head] if 'mask_head' in model.roi_head
+                 else [])
+            for head in heads:
+                head.num_classes = len(CLASSES)
+        if family != 'retinanet':
+            # few RoIs: the 4conv head / C4 res5 on 512 RoIs dominate CPU time
+            model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=64)
+            model.train_cfg.rcnn.sampler.num = 32
+            model.test_cfg.rpn.update(nms_pre=200, max_per_img=32)
+            model.test_cfg.rcnn.max_per_img = 20
+        else:
+            # an untrained focal head scores ~0.01 < 0.05: keep every detection
+            model.test_cfg.update(score_thr=0.0, nms_pre=100, max_per_img=20)
 
+        kind = 'voc' if family == 'voc_c4' else 'coco'
+        train_ds = cfg.train_dataloader.dataset
+        if kind == 'voc':
+            # VOC07+12 -> the single tiny VOC2007 trainval
+            train_ds = train_ds.datasets[0]
+            cfg.train_dataloader.dataset = train_ds
+        _set_dataset(train_ds, kind, data_root)
+        _set_dataset(cfg.val_dataloader.dataset, kind, data_root)
+        if kind == 'voc':
+            cfg.val_dataloader.dataset.ann_file = \
+                'VOC2007/ImageSets/Main/test.txt'
+        else:
+            cfg.val_evaluator.ann_file = str(data_root / 'instances.json')
+        for loader in (cfg.train_dataloader, cfg.val_dataloader):
+            loader.update(num_workers=0, persistent_workers=False)
+            walk_config(loader.dataset, _small_scales)
+            walk_config(loader.dataset, _drop_null_backend_args)
+        cfg.train_dataloader.batch_size = 2
+        cfg.test_dataloader = None
+        cfg.test_evaluator = None
+        cfg.test_cfg = None
+        cfg.train_cfg = dict(
+            type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+        cfg.param_scheduler = [
+            dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0,
+                 end=2)
+        ]
+        cfg.optim_wrapper.optimizer.lr = 0.002
+        cfg.default_hooks.checkpoint = dict(
+            type='CheckpointHook', by_epoch=False, interval=2)
+        cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+        cfg.log_processor = dict(by_epoch=False)
+        cfg.env_cfg.dist_cfg = dict(backend='gloo')
+        cfg.randomness = dict(seed=0)
+        cfg.work_dir = str(work_dir)
+        return cfg
 
-def _load_shipped(family):
-    return Config.fromfile(osp.join(CFG_DIR, SHIPPED[family]))
+    return shrink
 
 
 # ----------------------------------------------------------------- tests ---
 @pytest.mark.parametrize('family', list(SHIPPED))
-def test_shipped_config_protocol(family):
+def test_shipped_config_protocol(family, benchmark_config):
     """The protocol settings that make the numbers comparable."""
-    cfg = _load_shipped(family)
+    cfg = benchmark_config('mmdetection', SHIPPED[family])
     m = cfg.model
     assert cfg.default_scope == 'mmdet'
     assert 'mmscrl' in cfg.custom_imports.imports
@@ -379,30 +290,18 @@ def test_shipped_config_protocol(family):
 
 @pytest.mark.parametrize('family', ['mask_fpn', 'mask_c4', 'voc_c4',
                                     'retinanet'])
-def test_train_and_evaluate(family, coco_data, voc_data, ssl_checkpoint,
-                            tmp_path, monkeypatch):
+def test_train_and_evaluate(family, coco_data, voc_data, ssl_checkpoints,
+                            tmp_path, shrink, bench_train, run_train_tool,
+                            benchmark_config):
     """2 iterations from an mmscrl checkpoint, then the real metrics."""
-    ckpt, _ = ssl_checkpoint
     data_root = voc_data if family == 'voc_c4' else coco_data
-    cfg = shrink(_load_shipped(family), family, data_root, tmp_path)
-    cfg_file = tmp_path / 'tiny.py'
-    cfg.dump(str(cfg_file))
-
-    captured = {}
-    from mmengine.runner import Runner
-    original_train = Runner.train
-
-    def train(self):
-        captured['runner'] = self
-        return original_train(self)
-
-    monkeypatch.setattr(Runner, 'train', train)
+    cfg = shrink(benchmark_config('mmdetection', SHIPPED[family]), family,
+                 data_root, tmp_path)
     arch = 'c4' if family.endswith('c4') else 'fpn'
-    bench_train.main([
-        str(cfg_file), '--pretrained', ckpt, '--arch', arch, '--work-dir',
-        str(tmp_path / 'work')
+    runner = run_train_tool(bench_train, cfg, [
+        '--pretrained', ssl_checkpoints['full'], '--arch', arch,
+        '--work-dir', str(tmp_path / 'work')
     ])
-    runner = captured['runner']
     assert runner.iter == 2
     metrics = runner.message_hub.log_scalars
     if family == 'voc_c4':
@@ -424,28 +323,35 @@ def test_train_and_evaluate(family, coco_data, voc_data, ssl_checkpoint,
             assert 0.0 <= metrics[key].current() <= 1.0, key
 
 
-def _build_detector(family, checkpoint):
-    import mmpretrain.models.utils.res_layer_extra_norm  # noqa: F401
-    from mmdet.registry import MODELS as DET_MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.registry import DefaultScope
-    register_all_modules(init_default_scope=False)
-    cfg = _load_shipped(family)
-    bench_train.set_pretrained(cfg, checkpoint)
-    _walk(cfg.model, _to_bn)
-    cfg.model.backbone.depth = 18
-    if family == 'mask_c4':
-        cfg.model.roi_head.shared_head.depth = 18
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        detector = DET_MODELS.build(cfg.model)
-        detector.init_weights()
-    return detector.eval()
+@pytest.fixture(scope='module')
+def build_detector(bench_train, syncbn_to_bn, benchmark_config):
+    """``build_detector(family, checkpoint)``: the shipped detector at
+    ResNet-18 with BN, initialised from ``checkpoint``, in eval mode."""
+
+    def build(family, checkpoint):
+        import mmpretrain.models.utils.res_layer_extra_norm  # noqa: F401
+        from mmdet.registry import MODELS as DET_MODELS
+        from mmdet.utils import register_all_modules
+        from mmengine.registry import DefaultScope
+        register_all_modules(init_default_scope=False)
+        cfg = benchmark_config('mmdetection', SHIPPED[family])
+        bench_train.set_pretrained(cfg, checkpoint)
+        syncbn_to_bn(cfg.model)
+        cfg.model.backbone.depth = 18
+        if family == 'mask_c4':
+            cfg.model.roi_head.shared_head.depth = 18
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            detector = DET_MODELS.build(cfg.model)
+            detector.init_weights()
+        return detector.eval()
+
+    return build
 
 
-def test_every_backbone_key_loaded(ssl_checkpoint):
+def test_every_backbone_key_loaded(ssl_checkpoints, build_detector):
     """FPN: all backbone params/buffers equal the online backbone's."""
-    ckpt, model = ssl_checkpoint
-    det = _build_detector('mask_fpn', ckpt)
+    ckpt, model = ssl_checkpoints['full'], ssl_checkpoints['model']
+    det = build_detector('mask_fpn', ckpt)
     ref = model.backbone.state_dict()
     got = det.backbone.state_dict()
     assert set(got) == set(ref)
@@ -456,9 +362,9 @@ def test_every_backbone_key_loaded(ssl_checkpoint):
     assert not torch.equal(got['conv1.weight'], target['conv1.weight'])
 
 
-def test_c4_shared_head_receives_layer4(ssl_checkpoint):
-    ckpt, model = ssl_checkpoint
-    det = _build_detector('mask_c4', ckpt)
+def test_c4_shared_head_receives_layer4(ssl_checkpoints, build_detector):
+    ckpt, model = ssl_checkpoints['full'], ssl_checkpoints['model']
+    det = build_detector('mask_c4', ckpt)
     ref = model.backbone.state_dict()
     head = det.roi_head.shared_head
     layer4 = {k: v for k, v in head.state_dict().items()
@@ -476,14 +382,16 @@ def test_c4_shared_head_receives_layer4(ssl_checkpoint):
 
 
 @pytest.mark.parametrize('fmt', ['mmdet', 'torchvision'])
-def test_converted_checkpoint_same_outputs(ssl_checkpoint, tmp_path, fmt):
-    ckpt, model = ssl_checkpoint
+def test_converted_checkpoint_same_outputs(ssl_checkpoints, tmp_path, fmt,
+                                           load_tool, build_detector):
+    ckpt, model = ssl_checkpoints['full'], ssl_checkpoints['model']
     out = str(tmp_path / f'r18_{fmt}.pth')
+    converter = load_tool('model_converters/extract_backbone.py')
     converter.convert(ckpt, out, fmt)
     torch.load(out, weights_only=True)
     x = torch.rand(2, 3, 96, 96)
-    det_full = _build_detector('mask_fpn', ckpt)
-    det_conv = _build_detector('mask_fpn', out)
+    det_full = build_detector('mask_fpn', ckpt)
+    det_conv = build_detector('mask_fpn', out)
     model.backbone.eval()
     with torch.no_grad():
         ref = model.backbone(x)
@@ -494,20 +402,20 @@ def test_converted_checkpoint_same_outputs(ssl_checkpoint, tmp_path, fmt):
         assert torch.equal(u, v)
 
 
-def test_missing_pretrained_refuses_to_train():
+def test_missing_pretrained_refuses_to_train(build_detector):
     with pytest.raises(ValueError, match='has no checkpoint'):
-        _build_detector('faster_fpn', None)
+        build_detector('faster_fpn', None)
 
 
-def test_set_pretrained_paths_and_arch_check():
-    cfg = _load_shipped('voc_c4')
+def test_set_pretrained_paths_and_arch_check(bench_train, benchmark_config):
+    cfg = benchmark_config('mmdetection', SHIPPED['voc_c4'])
     paths = bench_train.set_pretrained(cfg, 'x.pth')
     assert paths == ['model.backbone', 'model.roi_head.shared_head']
     assert cfg.model.roi_head.shared_head.init_cfg.checkpoint == 'x.pth'
     bench_train.check_arch(paths, 'c4')
     with pytest.raises(ValueError, match='use --arch c4'):
         bench_train.check_arch(paths, 'fpn')
-    cfg = _load_shipped('retinanet')
+    cfg = benchmark_config('mmdetection', SHIPPED['retinanet'])
     paths = bench_train.set_pretrained(cfg, 'random')
     assert paths == ['model.backbone'] and cfg.model.backbone.init_cfg is None
     with pytest.raises(ValueError, match='no roi_head.shared_head'):
@@ -515,14 +423,14 @@ def test_set_pretrained_paths_and_arch_check():
 
 
 @pytest.mark.parametrize('family', list(SHIPPED))
-def test_shipped_config_builds_unchanged(family):
+def test_shipped_config_builds_unchanged(family, benchmark_config):
     """The real R50 detectors (SyncBN, ResLayerExtraNorm, scoped init)."""
     import mmpretrain.models.utils.res_layer_extra_norm  # noqa: F401
     from mmdet.registry import MODELS as DET_MODELS
     from mmdet.utils import register_all_modules
     from mmengine.registry import WEIGHT_INITIALIZERS, DefaultScope
     register_all_modules(init_default_scope=False)
-    cfg = _load_shipped(family)
+    cfg = benchmark_config('mmdetection', SHIPPED[family])
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         det = DET_MODELS.build(cfg.model)
         init = WEIGHT_INITIALIZERS.build(det.backbone.init_cfg)

@@ -9,40 +9,27 @@ training checkpoint or from its ``extract_backbone.py`` output; the final
 validation runs mmseg's real ``IoUMetric`` (whole-image inference for VOC,
 sliding windows for Cityscapes).
 """
-import importlib.util
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 import mmscrl  # noqa: F401
 from mmscrl.demo.generator import (CLASSES, generate_demo_dataset,
                                    render_scene, semantic_map)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG_DIR = osp.join(REPO, 'configs', 'benchmarks', 'mmsegmentation')
-SHIPPED = {
+SHIPPED = {  # under configs/benchmarks/mmsegmentation/
     'voc12aug': 'voc12aug/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py',
     'cityscapes': 'cityscapes/fcn_r50-d8_4xb2-40k_cityscapes-769x769.py',
 }
 SIZE = 64
 
 
-def _load_module(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-seg_train = _load_module(
-    osp.join(REPO, 'tools', 'benchmarks', 'mmsegmentation', 'train.py'),
-    '_seg_bench_train')
+@pytest.fixture(scope='module')
+def seg_train(load_tool):
+    return load_tool('benchmarks/mmsegmentation/train.py')
 
 
 @pytest.fixture(scope='module')
@@ -53,44 +40,8 @@ def demo_data(tmp_path_factory):
     return str(root)
 
 
-@pytest.fixture(scope='module')
-def checkpoints(tmp_path_factory):
-    """A full training checkpoint (``backbone.*`` + a neck + momentum copy)
-    and its ``extract_backbone.py`` output."""
-    from mmpretrain.models import ResNet
-    torch.manual_seed(0)
-    backbone = ResNet(depth=18)
-    state = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
-    state.update({f'target_net.0.{k}': v + 1
-                  for k, v in backbone.state_dict().items()})
-    state['neck.mlp.0.weight'] = torch.zeros(8, 512)
-    root = tmp_path_factory.mktemp('ckpt')
-    full = root / 'ssl_r18_iter_10.pth'
-    torch.save(dict(meta=dict(iter=10), state_dict=state), str(full))
-    extracted = root / 'ssl_r18_backbone.pth'
-    subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools', 'model_converters', 'extract_backbone.py'),
-        str(full), str(extracted)
-    ], check=True, capture_output=True)
-    return dict(full=str(full), extracted=str(extracted),
-                backbone=backbone.state_dict())
-
-
-def _walk(node, fn):
-    if isinstance(node, dict):
-        fn(node)
-        for v in node.values():
-            _walk(v, fn)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _walk(v, fn)
-
-
 def _shrink_node(node):
-    if node.get('type') == 'SyncBN':
-        node['type'] = 'BN'
-    elif node.get('type') in ('RandomResize', 'Resize') and 'scale' in node:
+    if node.get('type') in ('RandomResize', 'Resize') and 'scale' in node:
         node['scale'] = (2 * SIZE, SIZE)
     elif node.get('type') == 'RandomCrop':
         node['crop_size'] = (SIZE, SIZE)
@@ -109,45 +60,48 @@ def _demo_dataset(root, split, pipeline):
         pipeline=pipeline)
 
 
-def shrink(cfg, data_root):
-    """The tiny-test variant of a shipped config."""
-    _walk(cfg._cfg_dict, _shrink_node)
-    model = cfg.model
-    model.backbone.depth = 18
-    model.data_preprocessor.size = (SIZE, SIZE)
-    num_classes = len(CLASSES) + 1
-    model.decode_head.update(
-        in_channels=512, channels=16, num_classes=num_classes)
-    model.auxiliary_head.update(
-        in_channels=256, channels=8, num_classes=num_classes)
-    if model.test_cfg.mode == 'slide':
-        model.test_cfg.update(crop_size=(48, 48), stride=(32, 32))
-    train_pipeline = cfg.train_dataloader.dataset.get(
-        'pipeline', None) or cfg.train_pipeline
-    cfg.train_dataloader.update(
-        batch_size=2, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.dataset = _demo_dataset(data_root, 'train',
-                                                 train_pipeline)
-    for name in ('val_dataloader', 'test_dataloader'):
-        cfg[name].update(num_workers=0, persistent_workers=False)
-        cfg[name].dataset = _demo_dataset(data_root, 'val',
-                                          cfg.test_pipeline)
-    cfg.train_cfg.update(max_iters=2, val_interval=2)
-    cfg.param_scheduler[0].end = 2
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.checkpoint.interval = 100
-    cfg.env_cfg.cudnn_benchmark = False
-    return cfg
+@pytest.fixture(scope='module')
+def shrink(walk_config, syncbn_to_bn):
+    """``shrink(cfg, data_root)``: the tiny-test variant of a shipped
+    config."""
 
+    def shrink(cfg, data_root):
+        syncbn_to_bn(cfg._cfg_dict)
+        walk_config(cfg._cfg_dict, _shrink_node)
+        model = cfg.model
+        model.backbone.depth = 18
+        model.data_preprocessor.size = (SIZE, SIZE)
+        num_classes = len(CLASSES) + 1
+        model.decode_head.update(
+            in_channels=512, channels=16, num_classes=num_classes)
+        model.auxiliary_head.update(
+            in_channels=256, channels=8, num_classes=num_classes)
+        if model.test_cfg.mode == 'slide':
+            model.test_cfg.update(crop_size=(48, 48), stride=(32, 32))
+        train_pipeline = cfg.train_dataloader.dataset.get(
+            'pipeline', None) or cfg.train_pipeline
+        cfg.train_dataloader.update(
+            batch_size=2, num_workers=0, persistent_workers=False)
+        cfg.train_dataloader.dataset = _demo_dataset(data_root, 'train',
+                                                     train_pipeline)
+        for name in ('val_dataloader', 'test_dataloader'):
+            cfg[name].update(num_workers=0, persistent_workers=False)
+            cfg[name].dataset = _demo_dataset(data_root, 'val',
+                                              cfg.test_pipeline)
+        cfg.train_cfg.update(max_iters=2, val_interval=2)
+        cfg.param_scheduler[0].end = 2
+        cfg.default_hooks.logger.interval = 1
+        cfg.default_hooks.checkpoint.interval = 100
+        cfg.env_cfg.cudnn_benchmark = False
+        return cfg
 
-def _load_shipped(name):
-    return Config.fromfile(osp.join(CFG_DIR, SHIPPED[name]))
+    return shrink
 
 
 @pytest.mark.parametrize('name', sorted(SHIPPED))
-def test_shipped_config_protocol(name):
+def test_shipped_config_protocol(name, benchmark_config):
     """The DenseCL FCN protocol on top of mmseg's FCN config."""
-    cfg = _load_shipped(name)
+    cfg = benchmark_config('mmsegmentation', SHIPPED[name])
     assert cfg.default_scope == 'mmseg'
     model = cfg.model
     assert model.type == 'EncoderDecoder' and model.pretrained is None
@@ -218,35 +172,27 @@ def test_semantic_map_function():
 
 @pytest.mark.parametrize('name,source', [('voc12aug', 'extracted'),
                                          ('cityscapes', 'full')])
-def test_train_and_evaluate(name, source, demo_data, checkpoints, tmp_path,
-                            monkeypatch):
+def test_train_and_evaluate(name, source, demo_data, ssl_checkpoints,
+                            tmp_path, shrink, seg_train, run_train_tool,
+                            benchmark_config):
     """2 iterations from an mmscrl checkpoint, then mmseg's IoUMetric."""
-    cfg = shrink(_load_shipped(name), demo_data)
-    cfg_file = tmp_path / 'tiny.py'
-    cfg.dump(str(cfg_file))
+    cfg = shrink(benchmark_config('mmsegmentation', SHIPPED[name]),
+                 demo_data)
 
-    captured = {}
-    from mmengine.runner import Runner
-    original_train = Runner.train
-
-    def train(self):
-        captured['runner'] = self
+    def holds_pretrained(runner):
         # the backbone holds the pre-trained weights before any step
-        model = self.model.module if hasattr(self.model,
-                                             'module') else self.model
+        model = runner.model.module if hasattr(runner.model,
+                                               'module') else runner.model
         model.init_weights()
         state = model.backbone.state_dict()
-        for key, value in checkpoints['backbone'].items():
+        for key, value in ssl_checkpoints['backbone'].items():
             if not key.endswith('num_batches_tracked'):
                 torch.testing.assert_close(state[key], value, msg=key)
-        return original_train(self)
 
-    monkeypatch.setattr(Runner, 'train', train)
-    seg_train.main([
-        str(cfg_file), '--pretrained', checkpoints[source], '--work-dir',
+    runner = run_train_tool(seg_train, cfg, [
+        '--pretrained', ssl_checkpoints[source], '--work-dir',
         str(tmp_path / 'work')
-    ])
-    runner = captured['runner']
+    ], before_train=holds_pretrained)
     assert runner.iter == 2
     metrics = runner.message_hub.log_scalars
     for key in ('val/mIoU', 'val/aAcc', 'val/mAcc'):
@@ -254,20 +200,21 @@ def test_train_and_evaluate(name, source, demo_data, checkpoints, tmp_path,
         assert 0.0 <= metrics[key].current() <= 100.0, key
 
 
-def test_pretrained_required_and_v1c_refused(tmp_path):
+def test_pretrained_required_and_v1c_refused(tmp_path, seg_train,
+                                             syncbn_to_bn, benchmark_config):
     """No checkpoint: refuse to train; a leftover model.pretrained: error."""
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS as SEG_MODELS
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    cfg = _load_shipped('voc12aug')
+    cfg = benchmark_config('mmsegmentation', SHIPPED['voc12aug'])
     cfg.model.backbone.depth = 18
-    _walk(cfg.model, _shrink_node)
+    syncbn_to_bn(cfg.model)
     with DefaultScope.overwrite_default_scope('mmseg'):
         segmentor = SEG_MODELS.build(cfg.model)
         with pytest.raises(ValueError, match='has no checkpoint'):
             segmentor.init_weights()
-    cfg = _load_shipped('voc12aug')
+    cfg = benchmark_config('mmsegmentation', SHIPPED['voc12aug'])
     cfg.model.pretrained = 'open-mmlab://resnet50_v1c'
     cfg_file = tmp_path / 'v1c.py'
     cfg.dump(str(cfg_file))

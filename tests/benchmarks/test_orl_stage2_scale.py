@@ -1,18 +1,10 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """Smoke run of ``tools/benchmarks/orl_stage2_scale.py --quick`` (every
 measurement and the extrapolation run; no timing is asserted)."""
-import importlib.util
-import os.path as osp
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def test_orl_stage2_scale_quick(capsys):
-    spec = importlib.util.spec_from_file_location(
-        'orl_stage2_scale',
-        osp.join(REPO, 'tools', 'benchmarks', 'orl_stage2_scale.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+def test_orl_stage2_scale_quick(capsys, load_tool):
+    mod = load_tool('benchmarks/orl_stage2_scale.py')
     res = mod.main(['--quick', '--procs', '1,8'])
     ss, co = res['selective_search'], res['correspondence']
     assert ss['images'] == 4 and ss['raw_boxes_per_image'] > 1

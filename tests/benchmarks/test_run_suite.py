@@ -3,25 +3,18 @@
 
 Tiny sizes; no timing is asserted (timings belong to the benchmark itself).
 """
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+@pytest.fixture
+def suite(load_tool):
+    return load_tool('benchmarks/run.py')
 
 
-def _load_suite():
-    spec = importlib.util.spec_from_file_location(
-        'mmscrl_bench_run', osp.join(REPO, 'tools', 'benchmarks', 'run.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_quick_suite_writes_json_markdown_and_chart(tmp_path):
-    suite = _load_suite()
+def test_quick_suite_writes_json_markdown_and_chart(tmp_path, suite):
     out = tmp_path / 'bench'
     res = suite.main(['--quick', '--sections', 'steps,flops,data,roialign',
                       '--out-dir', str(out)])
@@ -49,8 +42,7 @@ def test_quick_suite_writes_json_markdown_and_chart(tmp_path):
     assert (out / 'ratios.png').read_bytes()[:4] == b'\x89PNG'
 
 
-def test_memory_child_and_arguments():
-    suite = _load_suite()
+def test_memory_child_and_arguments(suite):
     args = suite.parse_args(['--quick', '--memory-child', 'SCRL'])
     import mmscrl  # noqa: F401
     from mmengine.registry import init_default_scope
@@ -68,10 +60,10 @@ def test_memory_child_and_arguments():
         suite.parse_args(['--models', 'SCRL,SimCLR'])
 
 
-def test_gpu_check_script_parses():
+def test_gpu_check_script_parses(repo_root):
     """``gpu_check.sh`` is valid bash (it is only run where a GPU is)."""
     import subprocess
-    script = osp.join(REPO, 'tools', 'benchmarks', 'gpu_check.sh')
+    script = osp.join(repo_root, 'tools', 'benchmarks', 'gpu_check.sh')
     out = subprocess.run(['bash', '-n', script], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stderr

@@ -8,10 +8,8 @@ import torch
 
 from mmscrl.orl.correspondence import (correspondence_reference, num_pairs,
                                        run_correspondence, topk_pairs)
-from mmscrl.orl.features import (crop_rois, filter_image_boxes,
-                                 roi_embeddings)
+from mmscrl.orl.features import crop_rois, filter_image_boxes, roi_embeddings
 from mmscrl.orl.jobs import StaleChunkError
-from orl_stage2_helpers import make_images, write_stage1
 
 
 @pytest.mark.parametrize('b, ratio, expected', [
@@ -34,12 +32,12 @@ def test_topk_pairs_decodes_flat_index():
 
 
 @pytest.fixture(scope='module')
-def tiny_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp('orl_corr')
-    names = make_images(str(root / 'images'), n=6, size=(80, 112))
-    cfg, ckpt, _ = write_stage1(str(root))
+def tiny_set(tmp_path_factory, orl_stage2_inputs):
+    s = orl_stage2_inputs(tmp_path_factory.mktemp('orl_corr'), n=6,
+                          size=(80, 112))
+    root, names = s.root, s.names
     from mmscrl.orl.features import build_stage1_model
-    model = build_stage1_model(cfg, ckpt)
+    model = build_stage1_model(s.cfg, s.ckpts[0])
     rng = np.random.default_rng(0)
     raw = []
     for i in range(len(names)):

@@ -136,17 +136,6 @@ def test_official_knn_json(tmp_path):
     assert again['images']['file_name'] == data['images']['file_name']
 
 
-def _official_corr_dict():
-    return {'info': {'knn_image_num': 1},
-            'images': {'file_name': ['a.jpg', 'b.jpg'], 'id': [0, 1]},
-            'pseudo_annotations': {
-                'image_id': [0, 1],
-                'bbox': [[[0, 0, 10, 10]], [[0, 0, 20, 20]]],
-                'knn_image_id': [[1], [0]],
-                'knn_bbox_pair': [[[[0, 0, 10, 10, 0, 0, 20, 20]]],
-                                  [[[0, 0, 20, 20, 0, 0, 10, 10]]]]}}
-
-
 @pytest.mark.parametrize('mutate, match', [
     (lambda d: d['pseudo_annotations'].pop('knn_bbox_pair'),
      '"knn_bbox_pair"'),
@@ -162,8 +151,9 @@ def _official_corr_dict():
     (lambda d: d['pseudo_annotations'].update(knn_image_id=[[1], [0, 1]]),
      '"knn_image_id"'),
 ])
-def test_malformed_json_names_file_and_key(tmp_path, mutate, match):
-    data = _official_corr_dict()
+def test_malformed_json_names_file_and_key(tmp_path, mutate, match,
+                                           official_orl_json):
+    data = official_orl_json('correspondence')
     # the unmodified dict is valid
     ok = tmp_path / 'ok.json'
     ok.write_text(json.dumps(data))

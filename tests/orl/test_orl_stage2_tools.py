@@ -13,28 +13,13 @@ import torch
 from mmscrl.orl import load_correspondence, load_knn, load_proposals
 from mmscrl.orl.box_filter import pairwise_iou_xywh
 from mmscrl.orl.selective_search import load_rgb, selective_search
-from orl_stage2_helpers import make_images, write_stage1
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools', 'orl')
-
-
-def _tool(name):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        f'orl_tool_{name}', osp.join(TOOLS, f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope='module')
-def stage2(tmp_path_factory):
-    root = tmp_path_factory.mktemp('orl_stage2')
-    data = str(root / 'images')
-    names = make_images(data, n=8, size=(120, 160))
-    cfg, ckpt, _ = write_stage1(str(root))
-    return root, data, names, cfg, ckpt
+def stage2(tmp_path_factory, orl_stage2_inputs):
+    s = orl_stage2_inputs(tmp_path_factory.mktemp('orl_stage2'), n=8,
+                          size=(120, 160))
+    return s.root, s.data, s.names, s.cfg, s.ckpts[0]
 
 
 def test_selective_search_deterministic(stage2):
@@ -49,12 +34,12 @@ def test_selective_search_deterministic(stage2):
     assert sorted(map(tuple, a)) == sorted(map(tuple, c))
 
 
-def test_stage2_tools_end_to_end(stage2, capsys):
+def test_stage2_tools_end_to_end(stage2, load_tool, capsys):
     root, data, names, cfg, ckpt = stage2
     meta = root / 'meta'
     # 2b: selective search, 2 worker processes, then a 1-process rerun in a
     # fresh work dir gives identical proposals (per-image seeding)
-    ss = _tool('selective_search')
+    ss = load_tool('orl/selective_search.py')
     ss.main(['--data-root', data, '--out', str(meta / 'ss.npz'),
              '--workers', '2', '--chunk-size', '3'])
     ss.main(['--data-root', data, '--out', str(meta / 'ss1.json'),
@@ -67,7 +52,7 @@ def test_stage2_tools_end_to_end(stage2, capsys):
     assert '[selective search] 8 images' in capsys.readouterr().out
 
     # 2a: kNN from the stage-1 checkpoint, small chunks, bank saved
-    knn_tool = _tool('extract_knn')
+    knn_tool = load_tool('orl/extract_knn.py')
     args = [cfg, ckpt, '--data-root', data, '--out', str(meta / 'knn.npz'),
             '--bank-out', str(meta / 'bank.npy'), '--k', '3', '--resize',
             '72', '--crop', '64', '--batch-size', '3', '--feat-chunk', '3',
@@ -95,7 +80,7 @@ def test_stage2_tools_end_to_end(stage2, capsys):
         capsys.readouterr().out
 
     # 2c: correspondence; npz, then JSON from the same work dir (resumed)
-    corr_tool = _tool('generate_correspondence')
+    corr_tool = load_tool('orl/generate_correspondence.py')
     cargs = [cfg, ckpt, '--data-root', data, '--knn', str(meta / 'knn.npz'),
              '--proposals', str(meta / 'ss.npz'), '--min-size', '16',
              '--topn', '20', '--patch-size', '32', '--pair-ratio', '0.2',
@@ -146,7 +131,8 @@ def test_stage2_tools_end_to_end(stage2, capsys):
                         str(meta / 'x.npz')])
 
 
-def test_dist_extract_knn_two_processes(stage2, tmp_path):
+def test_dist_extract_knn_two_processes(stage2, load_tool, tmp_path,
+                                        repo_root):
     """torchrun with 2 CPU processes (gloo) gives the single-process kNN."""
     root, data, names, cfg, ckpt = stage2
     common = ['--data-root', data, '--k', '3', '--resize', '72', '--crop',
@@ -155,12 +141,13 @@ def test_dist_extract_knn_two_processes(stage2, tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, PORT='29617',
                OMP_NUM_THREADS='1')
     proc = subprocess.run(
-        ['bash', osp.join(TOOLS, 'dist_extract_knn.sh'), cfg, ckpt, '2'] +
+        ['bash', osp.join(repo_root, 'tools', 'orl', 'dist_extract_knn.sh'),
+         cfg, ckpt, '2'] +
         common + ['--out', str(tmp_path / 'knn2.json')],
         env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    _tool('extract_knn').main([cfg, ckpt] + common +
-                              ['--out', str(tmp_path / 'knn1.npz')])
+    load_tool('orl/extract_knn.py').main(
+        [cfg, ckpt] + common + ['--out', str(tmp_path / 'knn1.npz')])
     a = load_knn(str(tmp_path / 'knn2.json'))
     b = load_knn(str(tmp_path / 'knn1.npz'))
     assert a.file_names == b.file_names == names

@@ -5,10 +5,8 @@ Truncated/corrupt ``.npz`` result files and ``.parts`` chunks, truncated
 images, a malformed ``--ann-file`` and official JSON files with wrong types,
 negative box sizes or an image listed as its own neighbour.
 """
-import importlib.util
 import json
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -16,19 +14,6 @@ import pytest
 from mmscrl.orl import (ORLCorrespondence, ORLKnn, ORLProposals,
                         load_correspondence, load_knn, load_proposals,
                         save_correspondence, save_knn, save_proposals)
-
-HERE = osp.dirname(osp.abspath(__file__))
-REPO = osp.dirname(osp.dirname(HERE))
-sys.path.insert(0, osp.join(REPO, 'tests', 'orl'))
-from orl_stage2_helpers import make_images  # noqa: E402
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'orl_tool_{name}', osp.join(REPO, 'tools', 'orl', f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _files(tmp_path):
@@ -72,10 +57,11 @@ def test_damaged_npz_is_named(tmp_path, kind, damage):
     assert 'corrupt or truncated' in str(e.value) or 'format' in str(e.value)
 
 
-def test_corrupt_chunk_recomputed_or_named(tmp_path, capsys):
+def test_corrupt_chunk_recomputed_or_named(tmp_path, capsys, load_tool,
+                                           make_orl_images):
     data = str(tmp_path / 'images')
-    make_images(data, n=4, size=(64, 80))
-    ss = _tool('selective_search')
+    make_orl_images(data, n=4, size=(64, 80))
+    ss = load_tool('orl/selective_search.py')
     out = str(tmp_path / 'ss.npz')
     args = ['--data-root', data, '--out', out, '--chunk-size', '2']
     ss.main(args)
@@ -102,7 +88,7 @@ def test_corrupt_chunk_recomputed_or_named(tmp_path, capsys):
     assert str(chunk) in str(e.value)
 
 
-def _truncated_jpeg(tmp_path):
+def _truncated_jpeg(tmp_path, make_images):
     data = str(tmp_path / 'images')
     names = make_images(data, n=3, size=(64, 80))
     bad = osp.join(data, names[1])
@@ -114,18 +100,21 @@ def _truncated_jpeg(tmp_path):
 
 
 @pytest.mark.parametrize('workers', ['1', '2'])
-def test_truncated_image_is_named_selective_search(tmp_path, workers):
-    data, names, bad = _truncated_jpeg(tmp_path)
+def test_truncated_image_is_named_selective_search(tmp_path, workers,
+                                                   load_tool,
+                                                   make_orl_images):
+    data, names, bad = _truncated_jpeg(tmp_path, make_orl_images)
     with pytest.raises(ValueError, match='truncated or corrupt') as e:
-        _tool('selective_search').main(
+        load_tool('orl/selective_search.py').main(
             ['--data-root', data, '--out', str(tmp_path / 'ss.npz'),
              '--workers', workers, '--chunk-size', '1'])
     assert bad in str(e.value)
 
 
-def test_truncated_image_is_named_feature_datasets(tmp_path):
+def test_truncated_image_is_named_feature_datasets(tmp_path,
+                                                   make_orl_images):
     from mmscrl.orl.features import ImageListDataset, RoICropDataset
-    data, names, bad = _truncated_jpeg(tmp_path)
+    data, names, bad = _truncated_jpeg(tmp_path, make_orl_images)
     with pytest.raises(ValueError, match='truncated or corrupt') as e:
         ImageListDataset(data, names, resize=40, crop=32)[1]
     assert bad in str(e.value)
@@ -142,13 +131,14 @@ def test_truncated_image_is_named_feature_datasets(tmp_path):
     ('{"images": [{"file_name": 7}]}', r'images\[0\]\["file_name"\] = 7'),
     ('\x89PNG binary', 'not a valid COCO JSON'),
 ])
-def test_malformed_ann_file_is_named(tmp_path, text, match):
+def test_malformed_ann_file_is_named(tmp_path, text, match, load_tool,
+                                     make_orl_images):
     data = str(tmp_path / 'images')
-    make_images(data, n=2, size=(32, 32))
+    make_orl_images(data, n=2, size=(32, 32))
     ann = tmp_path / 'instances_bad.json'
     ann.write_text(text)
     with pytest.raises(ValueError, match=match) as e:
-        _tool('selective_search').main(
+        load_tool('orl/selective_search.py').main(
             ['--data-root', data, '--ann-file', str(ann), '--out',
              str(tmp_path / 'ss.npz')])
     assert 'instances_bad.json' in str(e.value)
@@ -156,27 +146,6 @@ def test_malformed_ann_file_is_named(tmp_path, text, match):
 
 def _deep(depth):
     return '[' * depth + ']' * depth
-
-
-_KNN = {'images': {'file_name': ['a.jpg', 'b.jpg'], 'id': [0, 1]},
-        'pseudo_annotations': {'image_id': [0, 1],
-                               'knn_image_id': [[1], [0]]}}
-_CORR = {'images': {'file_name': ['a.jpg', 'b.jpg'], 'id': [0, 1]},
-         'pseudo_annotations': {
-             'image_id': [0, 1],
-             'bbox': [[[0, 0, 10, 10]], [[0, 0, 20, 20]]],
-             'knn_image_id': [[1], [0]],
-             'knn_bbox_pair': [[[[0, 0, 10, 10, 0, 0, 20, 20]]],
-                               [[[0, 0, 20, 20, 0, 0, 10, 10]]]]}}
-
-
-def _with(base, path, value):
-    d = json.loads(json.dumps(base))
-    cur = d
-    for key in path[:-1]:
-        cur = cur[key]
-    cur[path[-1]] = value
-    return json.dumps(d)
 
 
 @pytest.mark.parametrize('kind, text, match', [
@@ -187,33 +156,41 @@ def _with(base, path, value):
     ('proposals', '{"bbox": [[[1, 2, -3, 4]]]}', 'negative width/height'),
     ('proposals', '{"bbox": ' + _deep(5000) + '}', 'nested too deeply'),
     ('proposals', '{"bbox": [' + _deep(900) + ']}', r'bbox\[0\]'),
-    ('knn', _with(_KNN, ['images', 'file_name'], 5),
-     '"images.file_name" is a int'),
-    ('knn', _with(_KNN, ['images', 'file_name'], ['a.jpg', 3]),
+    ('knn', (['images', 'file_name'], 5), '"images.file_name" is a int'),
+    ('knn', (['images', 'file_name'], ['a.jpg', 3]),
      r'"file_name"\[1\] = 3 is not a string'),
-    ('knn', _with(_KNN, ['pseudo_annotations', 'knn_image_id'],
-                  [['1'], ['0']]), 'integer indices'),
-    ('knn', _with(_KNN, ['pseudo_annotations', 'knn_image_id'], [[0], [0]]),
+    ('knn', (['pseudo_annotations', 'knn_image_id'], [['1'], ['0']]),
+     'integer indices'),
+    ('knn', (['pseudo_annotations', 'knn_image_id'], [[0], [0]]),
      'image 0 is listed as its own neighbour'),
-    ('knn', _with(_KNN, ['pseudo_annotations'], [1, 2]),
+    ('knn', (['pseudo_annotations'], [1, 2]),
      '"pseudo_annotations" is a list'),
-    ('knn', _with(_KNN, ['info'], 'k=1'), '"info" is a str'),
-    ('correspondence', _with(_CORR, ['pseudo_annotations', 'knn_bbox_pair'],
-                             [{'a': 1}, []]), r'knn_bbox_pair\[0\]" is a'),
-    ('correspondence', _with(_CORR, ['pseudo_annotations', 'knn_bbox_pair'],
-                             [[[[0, 0, 10, 10, 0, 0, -20, 20]]],
-                              [[[0, 0, 20, 20, 0, 0, 10, 10]]]]),
+    ('knn', (['info'], 'k=1'), '"info" is a str'),
+    ('correspondence', (['pseudo_annotations', 'knn_bbox_pair'],
+                        [{'a': 1}, []]), r'knn_bbox_pair\[0\]" is a'),
+    ('correspondence', (['pseudo_annotations', 'knn_bbox_pair'],
+                        [[[[0, 0, 10, 10, 0, 0, -20, 20]]],
+                         [[[0, 0, 20, 20, 0, 0, 10, 10]]]]),
      'negative width/height'),
-    ('correspondence', _with(_CORR, ['pseudo_annotations', 'knn_image_id'],
-                             [[1], [1]]), 'image 1 is listed as its own'),
-    ('correspondence', _with(_CORR, ['pseudo_annotations', 'bbox'], 'boxes'),
+    ('correspondence', (['pseudo_annotations', 'knn_image_id'],
+                        [[1], [1]]), 'image 1 is listed as its own'),
+    ('correspondence', (['pseudo_annotations', 'bbox'], 'boxes'),
      '"bbox" is a str'),
 ])
-def test_convert_official_bad_types_are_named(tmp_path, kind, text, match):
+def test_convert_official_bad_types_are_named(tmp_path, kind, text, match,
+                                              load_tool, official_orl_json):
+    if not isinstance(text, str):  # (key path, value) set in a valid file
+        keys, value = text
+        data = official_orl_json(kind)
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+        text = json.dumps(data)
     src = tmp_path / f'bad_{kind}.json'
     src.write_text(text)
     with pytest.raises(ValueError, match=match) as e:
-        _tool('convert_official').main(
+        load_tool('orl/convert_official.py').main(
             [kind, str(src), str(tmp_path / 'out.npz')])
     assert f'bad_{kind}.json' in str(e.value)
     assert not (tmp_path / 'out.npz').exists()

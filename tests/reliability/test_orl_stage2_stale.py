@@ -7,44 +7,22 @@ size must refuse and name the setting(s) (``StaleChunkError``, a
 ``ValueError``), or recompute with ``--overwrite-stale`` and then equal a
 fresh run.
 """
-import importlib.util
-import os.path as osp
-import sys
-
 import numpy as np
 import pytest
 
 from mmscrl.orl import load_correspondence, load_knn, load_proposals
 
-HERE = osp.dirname(osp.abspath(__file__))
-REPO = osp.dirname(osp.dirname(HERE))
-sys.path.insert(0, osp.join(REPO, 'tests', 'orl'))
-from orl_stage2_helpers import make_images, write_stage1  # noqa: E402
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'orl_tool_{name}', osp.join(REPO, 'tools', 'orl', f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp('orl_stale')
-    data = str(root / 'images')
-    names = make_images(data, n=5, size=(72, 96))
-    (root / 'a').mkdir()
-    (root / 'b').mkdir()
-    cfg, ckpt_a, _ = write_stage1(str(root / 'a'), seed=0)
-    _, ckpt_b, _ = write_stage1(str(root / 'b'), seed=1)
-    return root, data, names, cfg, ckpt_a, ckpt_b
+def setup(tmp_path_factory, orl_stage2_inputs):
+    s = orl_stage2_inputs(tmp_path_factory.mktemp('orl_stale'), n=5,
+                          size=(72, 96), seeds=(0, 1))
+    return (s.root, s.data, s.names, s.cfg) + tuple(s.ckpts)
 
 
-def test_selective_search_stale_chunks(setup, tmp_path, capsys):
+def test_selective_search_stale_chunks(setup, load_tool, tmp_path, capsys):
     root, data, names, _, _, _ = setup
-    ss = _tool('selective_search')
+    ss = load_tool('orl/selective_search.py')
     out = str(tmp_path / 'ss.npz')
     base = ['--data-root', data, '--out', out, '--chunk-size', '2']
     ss.main(base)
@@ -68,9 +46,9 @@ def test_selective_search_stale_chunks(setup, tmp_path, capsys):
         np.testing.assert_array_equal(a, b)
 
 
-def test_extract_knn_stale_chunks(setup, tmp_path):
+def test_extract_knn_stale_chunks(setup, load_tool, tmp_path):
     root, data, names, cfg, ckpt_a, ckpt_b = setup
-    knn_tool = _tool('extract_knn')
+    knn_tool = load_tool('orl/extract_knn.py')
     out = str(tmp_path / 'knn.npz')
     opts = ['--data-root', data, '--out', out, '--k', '2', '--resize', '40',
             '--crop', '32', '--feat-chunk', '2', '--num-workers', '0']
@@ -88,14 +66,14 @@ def test_extract_knn_stale_chunks(setup, tmp_path):
     assert got.info['fingerprint'] == want.info['fingerprint']
 
 
-def test_generate_correspondence_stale_chunks(setup, tmp_path):
+def test_generate_correspondence_stale_chunks(setup, load_tool, tmp_path):
     root, data, names, cfg, ckpt_a, ckpt_b = setup
-    _tool('selective_search').main(
+    load_tool('orl/selective_search.py').main(
         ['--data-root', data, '--out', str(tmp_path / 'ss.npz')])
-    _tool('extract_knn').main(
+    load_tool('orl/extract_knn.py').main(
         [cfg, ckpt_a, '--data-root', data, '--out', str(tmp_path / 'k.npz'),
          '--k', '2', '--resize', '40', '--crop', '32', '--num-workers', '0'])
-    corr_tool = _tool('generate_correspondence')
+    corr_tool = load_tool('orl/generate_correspondence.py')
     out = str(tmp_path / 'corr.npz')
     opts = ['--data-root', data, '--knn', str(tmp_path / 'k.npz'),
             '--proposals', str(tmp_path / 'ss.npz'), '--min-size', '12',

@@ -6,8 +6,6 @@ ORL, BYOL, MoCo; the released SCRL / DenseCL / ORL files; OpenSelfSup and MoCo
 training checkpoints; torchvision) is converted to the three output formats;
 outputs load with ``weights_only=True`` and reproduce the original backbone.
 """
-import importlib.util
-import os.path as osp
 import pickle
 
 import pytest
@@ -22,13 +20,6 @@ from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
                                             extract_backbone,
                                             resnet_state_dict_keys,
                                             to_detectron2)
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-spec = importlib.util.spec_from_file_location(
-    '_extract_backbone',
-    osp.join(REPO, 'tools', 'model_converters', 'extract_backbone.py'))
-converter = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(converter)
 
 R18 = dict(type='ResNet', depth=18, norm_cfg=dict(type='BN'))
 BN1D = dict(type='BN1d')
@@ -81,23 +72,23 @@ METHODS = {
 }
 
 
-def _perturb(module, seed):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in module.state_dict().items():
-            if t.dtype.is_floating_point:
-                noise = torch.rand(t.shape, generator=gen)
-                if name.endswith('running_var'):
-                    t.copy_(0.5 + noise)
-                else:
-                    t.add_(0.1 * (noise - 0.5))
+@pytest.fixture(scope='module')
+def converter(load_tool):
+    """``tools/model_converters/extract_backbone.py`` as a module."""
+    return load_tool('model_converters/extract_backbone.py')
 
 
-def build_method(name):
-    with DefaultScope.overwrite_default_scope('mmscrl'):
-        model = MODELS.build(METHODS[name])
-    _perturb(model, 0)
-    return model
+@pytest.fixture(scope='module')
+def build_method(perturb_weights):
+    """``build_method(name)``: a METHODS model with perturbed weights."""
+
+    def build(name):
+        with DefaultScope.overwrite_default_scope('mmscrl'):
+            model = MODELS.build(METHODS[name])
+        perturb_weights(model, 0)
+        return model
+
+    return build
 
 
 def momentum_copy(model):
@@ -107,10 +98,16 @@ def momentum_copy(model):
     raise AssertionError('no momentum encoder')
 
 
-def torchvision_r18(seed=0):
-    model = torchvision.models.resnet18()
-    _perturb(model, seed)
-    return model.eval()
+@pytest.fixture(scope='module')
+def torchvision_r18(perturb_weights):
+    """``torchvision_r18(seed=0)``: a perturbed torchvision ResNet-18."""
+
+    def build(seed=0):
+        model = torchvision.models.resnet18()
+        perturb_weights(model, seed)
+        return model.eval()
+
+    return build
 
 
 def backbone_keys_r18():
@@ -125,10 +122,11 @@ def assert_same_r18(state_dict, reference):
 
 # --------------------------------------------------------------- layouts ---
 @pytest.mark.parametrize('method', list(METHODS))
-def test_mmscrl_training_checkpoints(method, tmp_path):
+def test_mmscrl_training_checkpoints(method, tmp_path, converter, build_method,
+                                     perturb_weights):
     """Online / query backbone of each method, momentum copy skipped."""
     model = build_method(method)
-    _perturb(momentum_copy(model), 1)
+    perturb_weights(momentum_copy(model), 1)
     src = tmp_path / 'epoch_1.pth'
     torch.save(
         dict(
@@ -177,7 +175,7 @@ def _scrl_official(online, target):
         predictor_state_dict=nn.Linear(8, 8).state_dict())
 
 
-def test_scrl_official_release(tmp_path):
+def test_scrl_official_release(tmp_path, converter, torchvision_r18):
     online, target = torchvision_r18(0), torchvision_r18(1)
     src = tmp_path / 'scrl_200ep.pth'
     torch.save(_scrl_official(online, target), src)
@@ -200,7 +198,7 @@ def test_scrl_official_release(tmp_path):
 
 @pytest.mark.parametrize('kind', ['densecl', 'orl', 'torchvision', 'moco',
                                   'openselfsup_full', 'openselfsup_q_only'])
-def test_released_and_third_party_layouts(kind, tmp_path):
+def test_released_and_third_party_layouts(kind, tmp_path, torchvision_r18):
     net = torchvision_r18()
     sd = net.state_dict()
     body = {k: v for k, v in sd.items() if not k.startswith('fc.')}
@@ -233,7 +231,7 @@ def test_released_and_third_party_layouts(kind, tmp_path):
     assert ext.missing == [] and ext.unexpected == []
 
 
-def test_detectron2_format(tmp_path):
+def test_detectron2_format(tmp_path, converter, torchvision_r18):
     net = torchvision_r18()
     src = tmp_path / 'in.pth'
     torch.save(dict(state_dict=net.state_dict()), src)
@@ -283,7 +281,7 @@ def test_resnet_key_sets_match_real_models():
     (dict(epoch=3, note='x'), 'not a checkpoint of a known layout'),
     (torch.zeros(3), 'expected a dict checkpoint'),
 ])
-def test_unknown_layout_error(content, match, tmp_path):
+def test_unknown_layout_error(content, match, tmp_path, converter):
     src = tmp_path / 'bad.pth'
     torch.save(content, src)
     with pytest.raises(CheckpointLayoutError, match=match):
@@ -291,7 +289,7 @@ def test_unknown_layout_error(content, match, tmp_path):
     assert not (tmp_path / 'out.pth').exists()
 
 
-def test_unreadable_and_missing_files(tmp_path, capsys):
+def test_unreadable_and_missing_files(tmp_path, capsys, converter):
     garbage = tmp_path / 'garbage.pth'
     garbage.write_bytes(b'not a checkpoint at all')
     with pytest.raises(CheckpointLayoutError, match='cannot be read'):
@@ -305,7 +303,8 @@ def test_unreadable_and_missing_files(tmp_path, capsys):
     assert 'error:' in capsys.readouterr().err
 
 
-def test_missing_keys_are_reported(tmp_path, capsys):
+def test_missing_keys_are_reported(tmp_path, capsys, converter,
+                                   torchvision_r18):
     sd = torchvision_r18().state_dict()
     del sd['layer3.1.conv2.weight']
     src = tmp_path / 'partial.pth'
@@ -320,7 +319,8 @@ def test_missing_keys_are_reported(tmp_path, capsys):
     assert 'missing: 1 keys: layer3.* (1)' in report
 
 
-def test_cli_report_for_training_checkpoint(tmp_path, capsys):
+def test_cli_report_for_training_checkpoint(tmp_path, capsys, converter,
+                                            build_method):
     model = build_method('SCRL')
     src = tmp_path / 'scrl.pth'
     torch.save(dict(meta=dict(), state_dict=model.state_dict()), src)
@@ -333,7 +333,8 @@ def test_cli_report_for_training_checkpoint(tmp_path, capsys):
     assert sorted(p.name for p in dst.parent.iterdir()) == ['r18.pth']
 
 
-def test_non_finite_weights_are_refused(tmp_path, capsys):
+def test_non_finite_weights_are_refused(tmp_path, capsys, converter,
+                                        torchvision_r18):
     sd = torchvision_r18().state_dict()
     sd['layer2.0.bn1.running_var'][3] = float('inf')
     sd['layer4.1.conv1.weight'][0, 0, 0, 0] = float('nan')
@@ -353,7 +354,7 @@ def test_non_finite_weights_are_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('content', [b'', b'PK\x03\x04' + b'\0' * 40])
-def test_empty_or_truncated_checkpoint_is_named(content, tmp_path):
+def test_empty_or_truncated_checkpoint_is_named(content, tmp_path, converter):
     src = tmp_path / 'iter_7.pth'
     src.write_bytes(content)
     match = 'empty \\(0 bytes\\)' if not content else 'truncated zip'

@@ -1,18 +1,15 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """tools/model_converters/publish_model.py."""
 import hashlib
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    '_publish_model',
-    osp.join(REPO, 'tools', 'model_converters', 'publish_model.py'))
-publish_model = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(publish_model)
+
+@pytest.fixture(scope='module')
+def publish_model(load_tool):
+    return load_tool('model_converters/publish_model.py')
 
 
 def _training_ckpt(path):
@@ -28,7 +25,7 @@ def _training_ckpt(path):
     return net.state_dict()
 
 
-def test_publish_strips_and_suffixes(tmp_path):
+def test_publish_strips_and_suffixes(tmp_path, publish_model):
     state = _training_ckpt(tmp_path / 'epoch_3.pth')
     final = publish_model.main(
         [str(tmp_path / 'epoch_3.pth'),
@@ -51,7 +48,7 @@ def test_publish_strips_and_suffixes(tmp_path):
     assert 'hook_msgs' in ckpt['meta'] and 'optimizer' not in ckpt
 
 
-def test_publish_bad_input(tmp_path):
+def test_publish_bad_input(tmp_path, publish_model):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         publish_model.publish(str(tmp_path / 'nope.pth'),
                               str(tmp_path / 'o.pth'))

@@ -67,15 +67,8 @@ def test_plot_curves_errors(tmp_path):
         load_scalars(str(tmp_path / 'missing'))
 
 
-def test_cli(tmp_path, repo_root):
-    import importlib.util
-    import os.path as osp
-    spec = importlib.util.spec_from_file_location(
-        'plot_curves_cli',
-        osp.join(repo_root, 'tools', 'visualization', 'plot_curves.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    main = cli.main
+def test_cli(tmp_path, load_tool):
+    main = load_tool('visualization/plot_curves.py').main
     run = _write_run(tmp_path, 'a')
     out = tmp_path / 'cli.png'
     main([str(run), '--out', str(out), '--keys', 'loss', 'lr'])
