@@ -90,6 +90,11 @@ INTENDED_CHANGES = {
         ('optim_wrapper.optimizer.eta', MISSING, 0.001),
         ('optim_wrapper.optimizer.eps', MISSING, 1e-8),
     ] + _ORL_LAST,  # data base: the ORL stage-1 views
+    # mmdet's linear scaling rule at batch 8 (lr 0.02 let the fine-tuning
+    # from the ORL demo backbone collapse with seed 0)
+    'demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py': [
+        ('optim_wrapper.optimizer.lr', 0.02, 0.01),
+    ],
     # stale ImageNet helper values of the 200e parent replaced by the COCO
     # data base's (the dataloader was already COCO)
     'mocov2/mocov2_resnet50_8xb32-coslr-800e_coco.py': [
