@@ -21,6 +21,11 @@ CONFIGS = {  # under configs/benchmarks/classification/
     'sgd': 'imagenet/resnet50_linear-8xb32-steplr-100e_in1k.py',
     'lars': 'imagenet/resnet50_linear-8xb512-lars-coslr-90e_in1k.py',
 }
+# optimizer, lr, weight decay, epochs, batch per GPU of each protocol
+PROTOCOL = {
+    'sgd': ('SGD', 30., 0., 100, 32),
+    'lars': ('LARS', 1.6, 0., 90, 512),
+}
 TOOLS = osp.join(REPO, 'tools', 'benchmarks', 'classification')
 
 
@@ -85,15 +90,12 @@ def test_config_protocol(name, benchmark_config):
                                      checkpoint=None)
     assert cfg.model.neck.type == 'GlobalAveragePooling'
     opt = cfg.optim_wrapper.optimizer
+    optim, lr, decay, epochs, batch = PROTOCOL[name]
+    assert (opt.type, opt.lr, opt.weight_decay) == (optim, lr, decay)
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.train_dataloader.batch_size == batch
     if name == 'sgd':
-        assert (opt.type, opt.lr, opt.weight_decay) == ('SGD', 30., 0.)
         assert cfg.param_scheduler[0].milestones == [60, 80]
-        assert cfg.train_cfg.max_epochs == 100
-        assert cfg.train_dataloader.batch_size == 32
-    else:
-        assert (opt.type, opt.lr, opt.weight_decay) == ('LARS', 1.6, 0.)
-        assert cfg.train_cfg.max_epochs == 90
-        assert cfg.train_dataloader.batch_size == 512
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))

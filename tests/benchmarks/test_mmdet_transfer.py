@@ -59,6 +59,15 @@ def _draw(rng, boxes, labels):
     return img
 
 
+def _scene(rng, i, path):
+    """Image ``i`` of a tiny set: 1-2 instances, written to ``path``.
+    Returns the boxes and their labels."""
+    boxes = _objects(rng, 1 + i % 2)
+    labels = [(i + j) % 2 for j in range(len(boxes))]
+    cv2.imwrite(str(path), _draw(rng, boxes, labels))
+    return boxes, labels
+
+
 @pytest.fixture(scope='module')
 def coco_data(tmp_path_factory):
     """4 images with 1-2 ellipse instances (polygon masks), COCO json."""
@@ -67,10 +76,7 @@ def coco_data(tmp_path_factory):
     rng = np.random.default_rng(0)
     images, anns = [], []
     for i in range(4):
-        boxes = _objects(rng, 1 + i % 2)
-        labels = [(i + j) % 2 for j in range(len(boxes))]
-        cv2.imwrite(str(root / 'images' / f'{i}.jpg'),
-                    _draw(rng, boxes, labels))
+        boxes, labels = _scene(rng, i, root / 'images' / f'{i}.jpg')
         images.append(
             dict(id=i + 1, file_name=f'{i}.jpg', width=SIZE, height=SIZE))
         for (x1, y1, x2, y2), label in zip(boxes, labels):
@@ -114,10 +120,7 @@ def voc_data(tmp_path_factory):
     for i in range(4):
         name = f'{i:06d}'
         ids.append(name)
-        boxes = _objects(rng, 1 + i % 2)
-        labels = [(i + j) % 2 for j in range(len(boxes))]
-        cv2.imwrite(str(voc / 'JPEGImages' / f'{name}.jpg'),
-                    _draw(rng, boxes, labels))
+        boxes, labels = _scene(rng, i, voc / 'JPEGImages' / f'{name}.jpg')
         ann = ET.Element('annotation')
         ET.SubElement(ann, 'filename').text = f'{name}.jpg'
         size = ET.SubElement(ann, 'size')

@@ -24,6 +24,12 @@ SHIPPED = {  # under configs/benchmarks/mmsegmentation/
     'voc12aug': 'voc12aug/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py',
     'cityscapes': 'cityscapes/fcn_r50-d8_4xb2-40k_cityscapes-769x769.py',
 }
+# the schedule and data protocol of each: iterations, crop, images per GPU,
+# classes, inference mode
+PROTOCOL = {
+    'voc12aug': (20000, (512, 512), 4, 21, 'whole'),
+    'cityscapes': (40000, (769, 769), 2, 19, 'slide'),
+}
 SIZE = 64
 
 
@@ -118,23 +124,19 @@ def test_shipped_config_protocol(name, benchmark_config):
                                                                   0.9, 5e-4)
     assert cfg.param_scheduler[0].type == 'PolyLR'
     assert cfg.param_scheduler[0].power == 0.9
+    iters, crop, batch, classes, mode = PROTOCOL[name]
+    assert cfg.train_cfg.max_iters == iters
+    assert tuple(cfg.crop_size) == crop
+    assert cfg.train_dataloader.batch_size == batch
+    assert model.decode_head.num_classes == classes
+    assert model.test_cfg.mode == mode
     if name == 'voc12aug':
-        assert cfg.train_cfg.max_iters == 20000
-        assert tuple(cfg.crop_size) == (512, 512)
-        assert cfg.train_dataloader.batch_size == 4
-        assert model.decode_head.num_classes == 21
-        assert model.test_cfg.mode == 'whole'
         seg_dirs = {
             d.data_prefix.seg_map_path
             for d in cfg.train_dataloader.dataset.datasets
         }
         assert seg_dirs == {'SegmentationClass', 'SegmentationClassAug'}
     else:
-        assert cfg.train_cfg.max_iters == 40000
-        assert tuple(cfg.crop_size) == (769, 769)
-        assert cfg.train_dataloader.batch_size == 2
-        assert model.decode_head.num_classes == 19
-        assert model.test_cfg.mode == 'slide'
         assert model.decode_head.align_corners
 
 
