@@ -15,7 +15,10 @@ def make_parser(doc: str) -> argparse.ArgumentParser:
     return cli.make_parser(doc, full_description=True)
 
 
-def add_job_args(parser, progress_interval: float = 30.):
+def add_job_args(parser, progress_interval: float = 30.,
+                 launcher: bool = False):
+    """The options of a resumable chunked stage-2 job; with ``launcher``,
+    also those of a model job run by torchrun (:func:`add_launcher_args`)."""
     parser.add_argument('--work-dir', default=None,
                         help='folder of the resumable chunk files '
                         '(default: <out>.parts)')
@@ -26,6 +29,8 @@ def add_job_args(parser, progress_interval: float = 30.):
     parser.add_argument('--progress-interval', type=float,
                         default=progress_interval,
                         help='seconds between progress bar updates')
+    if launcher:
+        add_launcher_args(parser)
 
 
 def add_launcher_args(parser):

@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from _common import (add_image_list_args, add_job_args,  # noqa: E402
-                     add_launcher_args, make_parser, setup_launcher)
+                     make_parser, setup_launcher)
 
 
 def parse_args(argv=None):
@@ -41,8 +41,7 @@ def parse_args(argv=None):
                    help='images per feature chunk file')
     p.add_argument('--knn-chunk', type=int, default=8192,
                    help='queries per kNN chunk file')
-    add_job_args(p)
-    add_launcher_args(p)
+    add_job_args(p, launcher=True)
     return p.parse_args(argv)
 
 

@@ -23,8 +23,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _common import (add_job_args, add_launcher_args,  # noqa: E402
-                     make_parser, setup_launcher)
+from _common import add_job_args, make_parser, setup_launcher  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -65,8 +64,7 @@ def parse_args(argv=None):
     p.add_argument('--roi-batch-size', type=int, default=None,
                    help='split an image\'s crops into batches of this size '
                    '(default: one batch per image, as the official code)')
-    add_job_args(p)
-    add_launcher_args(p)
+    add_job_args(p, launcher=True)
     return p.parse_args(argv)
 
 
