@@ -50,6 +50,14 @@ patch is never applied blindly to code it was not written for.
    empty()`` for a zero-byte file) or an ``AssertionError`` without naming
    the image. We re-raise them as :class:`ImageLoadError` naming the file
    and its size (``ignore_empty=True`` keeps skipping such files).
+7. Checkpoints given as ``http(s)://`` URLs (``load_from=``, ``init_cfg``
+   ``Pretrained``, ``torchvision://``, ``open-mmlab://``, ``mmcls://``) go
+   through mmengine's ``load_url`` = ``torch.hub.load_state_dict_from_url``,
+   whose default is ``weights_only=False``: a downloaded file could run
+   pickled code. mmengine's ``load_url`` is replaced by the download +
+   :func:`mmscrl.utils.checkpoint_layout.load_checkpoint_file` of mmscrl
+   (safe unpickler, clear errors), and the local-file scheme passes
+   ``weights_only=True`` explicitly instead of relying on torch's default.
 """
 import functools
 import glob
@@ -450,6 +458,36 @@ def patch_atomic_checkpoints():
     original = runner_mod.find_latest_checkpoint
     runner_mod.find_latest_checkpoint = functools.partial(
         find_latest_complete_checkpoint, find_latest=original)
+
+
+def _safe_load_url(url, model_dir=None, map_location=None, progress=False,
+                   check_hash=False, file_name=None):
+    """mmengine ``load_url`` with the safe unpickler (fix 7)."""
+    from mmscrl.utils.checkpoint_layout import (download_checkpoint,
+                                                load_checkpoint_file)
+    path = download_checkpoint(url, model_dir=model_dir, file_name=file_name,
+                               check_hash=check_hash, progress=progress)
+    return load_checkpoint_file(path, map_location=map_location)
+
+
+def _safe_load_from_local(filename, map_location=None):
+    """mmengine ``load_from_local`` with ``weights_only=True`` (fix 7)."""
+    from mmscrl.utils.checkpoint_layout import load_checkpoint_file
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename!r} can not be found.')
+    return load_checkpoint_file(filename, map_location=map_location)
+
+
+@_patch(mmengine=('0.4.0', '0.10.7'))
+def patch_safe_checkpoint_loading():
+    import mmengine.utils.dl_utils as dl_utils
+    import mmengine.utils.dl_utils.hub as hub
+    from mmengine.runner import checkpoint as ckpt_mod
+    for mod in (ckpt_mod, dl_utils, hub):
+        mod.load_url = _safe_load_url
+    ckpt_mod.CheckpointLoader.register_scheme(
+        prefixes='', loader=_safe_load_from_local, force=True)
 
 
 class ImageLoadError(OSError):

@@ -229,6 +229,55 @@ def _drop_scrl_meta(tree):
     return n
 
 
+# fast view transforms: the multi-view transforms of the pre-training
+# configs run the fast ops (``fast=True``); mmpretrain's ``MultiView`` became
+# ``MultiViewWithGeometry`` with the geometry-recording crop and flip (same
+# sampling and pixels as mmpretrain's ``RandomResizedCrop``/mmcv's
+# ``RandomFlip``), and the data bases gained the ``fast_views`` switch
+_WITH_GEOMETRY = {'RandomResizedCrop': 'RandomResizedCropWithGeometry',
+                  'RandomFlip': 'RandomFlipWithGeometry'}
+_VIEW_VARIABLES = ('view_pipeline', 'view_pipeline1', 'view_pipeline2',
+                   'patch_pipeline1', 'patch_pipeline2')
+
+
+def _geometry_ops(pipeline):
+    for t in pipeline:
+        if isinstance(t, dict) and t.get('type') in _WITH_GEOMETRY:
+            t['type'] = _WITH_GEOMETRY[t['type']]
+
+
+def _fast_views(tree, top=True):
+    """Apply the fast-view change wherever a multi-view transform or a view
+    pipeline variable stands; returns how many multi-view transforms."""
+    n = 0
+    if top and isinstance(tree, dict):
+        for key in _VIEW_VARIABLES:
+            if isinstance(tree.get(key), list):
+                _geometry_ops(tree[key])
+    if isinstance(tree, dict):
+        if tree.get('type') in ('MultiView', 'MultiViewWithGeometry'):
+            tree['type'] = 'MultiViewWithGeometry'
+            for pipe in tree['transforms']:
+                _geometry_ops(pipe)
+            tree['fast'] = True
+            n += 1
+        elif tree.get('type') == 'ORLMultiView':
+            for pipe in tree['global_transforms'] + tree[
+                    'patch_transforms']:
+                _geometry_ops(pipe)
+            tree['fast'] = True
+            n += 1
+        for k, v in tree.items():
+            if not (top and k in _VIEW_VARIABLES):
+                n += _fast_views(v, top=False)
+    elif isinstance(tree, list):
+        for v in tree:
+            n += _fast_views(v, top=False)
+    if top and n:
+        tree['fast_views'] = True
+    return n
+
+
 def expected(old_resolved, new_path):
     """The snapshot of a config with its intended changes applied; checks
     that each change's old value is what the snapshot holds."""
@@ -244,6 +293,7 @@ def expected(old_resolved, new_path):
         changes.append(('model.backbone.init_cfg', None, dict(
             type='mmscrl.PretrainedBackbone', checkpoint=None)))
     _drop_scrl_meta(exp)
+    _fast_views(exp)
     for dotted, old, new in changes:
         assert _get(exp, dotted) == canonical(old), (
             f'{new_path}: intended change of {dotted!r} expects old value '

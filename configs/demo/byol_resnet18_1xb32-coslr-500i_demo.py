@@ -23,8 +23,9 @@ del scrl
 train_dataloader = dict(
     dataset=dict(pipeline=[
         dict(type='LoadImageFromFile'),
-        dict(type='MultiView', num_views=[1, 1],
+        dict(type='MultiViewWithGeometry', num_views=[1, 1],
              transforms=[{{_base_.view_pipeline1}},
-                         {{_base_.view_pipeline2}}]),
+                         {{_base_.view_pipeline2}}],
+             fast={{_base_.fast_views}}),
         dict(type='PackInputs'),
     ]))

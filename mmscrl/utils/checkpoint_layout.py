@@ -37,6 +37,7 @@ import torch
 
 __all__ = [
     'BackboneExtraction', 'CheckpointLayoutError', 'load_checkpoint_file',
+    'download_checkpoint', 'URL_PREFIXES',
     'detect_layout', 'extract_backbone', 'resnet_state_dict_keys',
     'infer_resnet_depth', 'to_detectron2', 'group_keys', 'LAYOUTS'
 ]
@@ -131,15 +132,79 @@ def group_keys(keys: List[str]) -> 'OrderedDict[str, int]':
     return groups
 
 
-def load_checkpoint_file(path: str, weights_only: bool = True) -> dict:
-    """``torch.load`` a checkpoint on CPU, with clear errors.
+URL_PREFIXES = ('http://', 'https://')
+
+
+def download_checkpoint(url: str,
+                        model_dir: Optional[str] = None,
+                        file_name: Optional[str] = None,
+                        check_hash: bool = False,
+                        progress: bool = False) -> str:
+    """Download ``url`` once into torch.hub's cache; return the local path.
+
+    The cache is the one mmengine and torch.hub use
+    (``$TORCH_HOME/hub/checkpoints`` unless ``model_dir`` is given), and
+    torch's ``download_url_to_file`` writes a temporary file that is renamed
+    into place only when complete. Nothing is unpickled here: the file is
+    read by :func:`load_checkpoint_file` like any local checkpoint.
 
     Args:
-        path (str): the file.
+        url (str): ``http://`` or ``https://`` address.
+        model_dir (str, optional): Cache folder. Defaults to torch.hub's.
+        file_name (str, optional): Cached file name. Defaults to the last
+            component of the URL path.
+        check_hash (bool): Verify the ``-<sha256 prefix>`` suffix of the file
+            name (the convention of ``publish_model.py``). Defaults to False.
+        progress (bool): Show a download progress bar. Defaults to False.
+    """
+    import os
+    from urllib.parse import urlparse
+
+    from torch.hub import HASH_REGEX, download_url_to_file, get_dir
+    if model_dir is None:
+        model_dir = osp.join(get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    name = file_name or osp.basename(urlparse(url).path)
+    if not name or name in ('.', '..'):
+        raise ValueError(f'{url}: the URL names no file to cache')
+    cached = osp.join(model_dir, name)
+    if not osp.exists(cached):
+        prefix = None
+        if check_hash:
+            match = HASH_REGEX.search(name)
+            prefix = match.group(1) if match else None
+        try:
+            download_url_to_file(url, cached, prefix, progress=progress)
+        except Exception as e:  # noqa: BLE001  (urllib errors vary)
+            raise OSError(f'cannot download checkpoint {url} to {cached}: '
+                          f'{type(e).__name__}: {e}') from e
+    return cached
+
+
+def load_checkpoint_file(path: str,
+                         weights_only: bool = True,
+                         map_location='cpu') -> dict:
+    """``torch.load`` a checkpoint, local or ``http(s)://``, with clear
+    errors: the one loader every mmscrl load path goes through.
+
+    URLs are downloaded by :func:`download_checkpoint` (cached) and then
+    loaded exactly like local files, so a remote file gets the same safe
+    unpickler: ``torch.hub.load_state_dict_from_url`` (what mmengine uses
+    for URLs) would run arbitrary pickled code, its default being
+    ``weights_only=False``. :mod:`mmscrl.compat` routes mmengine's
+    ``CheckpointLoader`` (``load_from=``, ``init_cfg`` ``Pretrained``,
+    ``torchvision://``, ``open-mmlab://`` ...) here as well.
+
+    Args:
+        path (str): the file, or an ``http://`` / ``https://`` URL.
         weights_only (bool): keep torch's safe unpickler (mmengine checkpoint
             globals are allow-listed by :mod:`mmscrl.compat`). Pass False only
             for files you trust. Defaults to True.
+        map_location: as :func:`torch.load`. Defaults to ``'cpu'``.
     """
+    path = str(path)
+    if path.startswith(URL_PREFIXES):
+        path = download_checkpoint(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
     if path.endswith('.pkl'):
@@ -152,7 +217,8 @@ def load_checkpoint_file(path: str, weights_only: bool = True) -> dict:
             f'{path}: the file is empty (0 bytes), e.g. left by an '
             'interrupted save or copy; use another checkpoint')
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=weights_only)
+        ckpt = torch.load(
+            path, map_location=map_location, weights_only=weights_only)
     except Exception as e:  # noqa: BLE001  (unpickling errors vary)
         with open(path, 'rb') as f:
             is_zip_start = f.read(4) == b'PK\x03\x04'

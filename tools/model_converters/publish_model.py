@@ -41,6 +41,10 @@ def parse_args(argv=None):
         '--keep-meta', action='store_true',
         help='keep the whole meta dict instead of the release subset '
         f'({", ".join(KEEP_META)})')
+    parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='load the input with weights_only=False (trusted files only: '
+        'an untrusted file can run code)')
     return parser.parse_args(argv)
 
 
@@ -52,13 +56,23 @@ def sha256sum(path: str) -> str:
     return h.hexdigest()
 
 
-def publish(in_file: str, out_file: str, keep_meta: bool = False) -> str:
-    """Write the stripped checkpoint; return its final (suffixed) path."""
-    if not osp.isfile(in_file):
+def publish(in_file: str,
+            out_file: str,
+            keep_meta: bool = False,
+            weights_only: bool = True) -> str:
+    """Write the stripped checkpoint; return its final (suffixed) path.
+
+    The input is read by mmscrl's one checkpoint loader (local file or
+    ``http(s)://`` URL, torch's safe unpickler unless ``weights_only`` is
+    False), so a malicious file cannot run code.
+    """
+    from mmscrl.utils.checkpoint_layout import (URL_PREFIXES,
+                                                load_checkpoint_file)
+    if not str(in_file).startswith(URL_PREFIXES) and not osp.isfile(in_file):
         raise FileNotFoundError(f'checkpoint {in_file} not found')
     if not out_file.endswith('.pth'):
         raise ValueError(f'out_file {out_file} must end with .pth')
-    ckpt = torch.load(in_file, map_location='cpu', weights_only=False)
+    ckpt = load_checkpoint_file(in_file, weights_only=weights_only)
     if not isinstance(ckpt, dict):
         raise ValueError(f'{in_file}: not a checkpoint dict '
                          f'({type(ckpt).__name__})')
@@ -89,7 +103,8 @@ def publish(in_file: str, out_file: str, keep_meta: bool = False) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    final = publish(args.in_file, args.out_file, args.keep_meta)
+    final = publish(args.in_file, args.out_file, args.keep_meta,
+                    weights_only=not args.unsafe_load)
     size = osp.getsize(final) / 2**20
     print(f'wrote {final} ({size:.1f} MiB)')
     return final

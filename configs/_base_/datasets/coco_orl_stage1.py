@@ -6,14 +6,20 @@
 dataset_type = 'CustomDataset'  # mmpretrain's, unlabeled folder
 data_root = 'data/coco/'
 img_size = 224
+# View transforms: fast_views=True runs the fast versions of these ops
+# (same random samplers and geometry as the reference ops from the same seed,
+# uint8 OpenCV / lookup-table / torch pixel work, < 1 grey level mean
+# difference); fast_views = False runs the reference ops as written. Without
+# editing this file: --cfg-options train_dataloader.dataset.pipeline.1.fast=False
+fast_views = True
 
 
 def _view_pipeline(blur_prob, solarize_prob):
     return [
-        dict(type='RandomResizedCrop', scale=img_size,
+        dict(type='RandomResizedCropWithGeometry', scale=img_size,
              crop_ratio_range=(0.08, 1.), interpolation='bilinear',
              backend='pillow'),
-        dict(type='RandomFlip', prob=0.5),
+        dict(type='RandomFlipWithGeometry', prob=0.5),
         dict(type='RandomApply',
              transforms=[dict(type='ColorJitter', brightness=0.4,
                               contrast=0.4, saturation=0.2, hue=0.1)],
@@ -32,8 +38,9 @@ del _view_pipeline
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='MultiView', num_views=[1, 1],
-         transforms=[view_pipeline1, view_pipeline2]),
+    # mmpretrain's MultiView, also recording each view's geometry
+    dict(type='MultiViewWithGeometry', num_views=[1, 1],
+         transforms=[view_pipeline1, view_pipeline2], fast=fast_views),
     dict(type='PackInputs'),
 ]
 

@@ -20,7 +20,8 @@ train_pipeline = [
          scale=(0.5, 2.), ratio=(0.5, 2.), iou_thr=0.5, max_attempts=200),
     dict(type='ORLMultiView',
          global_transforms=[view_pipeline1, view_pipeline2],
-         patch_transforms=[patch_pipeline1, patch_pipeline2]),
+         patch_transforms=[patch_pipeline1, patch_pipeline2],
+         fast=_base_.fast_views),  # pipeline.2.fast=False: reference ops
     # inputs: [img1, img2, ipatch1, ipatch2, kpatch1, kpatch2]
     dict(type='PackInputs', algorithm_keys=['inter_valid'],
          meta_keys=['sample_idx', 'img_path', 'knn_idx']),

@@ -7,6 +7,13 @@
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet/'
 
+# View transforms: fast_views=True runs the fast versions of these ops
+# (same random samplers and geometry as the reference ops from the same seed,
+# uint8 OpenCV / lookup-table / torch pixel work, < 1 grey level mean
+# difference); fast_views = False runs the reference ops as written. Without
+# editing this file: --cfg-options train_dataloader.dataset.pipeline.1.fast=False
+fast_views = True
+
 data_preprocessor = dict(
     type='SelfSupDataPreprocessor',
     mean=[123.675, 116.28, 103.53],
@@ -14,7 +21,7 @@ data_preprocessor = dict(
     to_rgb=True)
 
 view_pipeline = [
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.2, 1.),
+    dict(type='RandomResizedCropWithGeometry', scale=224, crop_ratio_range=(0.2, 1.),
          backend='pillow'),
     dict(type='RandomApply',
          transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4,
@@ -25,12 +32,14 @@ view_pipeline = [
          channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0),
          magnitude_std='inf', prob=0.5),
-    dict(type='RandomFlip', prob=0.5),
+    dict(type='RandomFlipWithGeometry', prob=0.5),
 ]
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
+    # mmpretrain's MultiView, also recording each view's geometry
+    dict(type='MultiViewWithGeometry', num_views=2,
+         transforms=[view_pipeline], fast=fast_views),
     dict(type='PackInputs'),
 ]
 

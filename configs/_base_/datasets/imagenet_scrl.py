@@ -10,6 +10,13 @@ img_size = 224
 # official: 32 px at 224 (one stride-32 C5 cell); scale it with img_size
 box_min_size = 32
 
+# View transforms: fast_views=True runs the fast versions of these ops
+# (same random samplers and geometry as the reference ops from the same seed,
+# uint8 OpenCV / lookup-table / torch pixel work, < 1 grey level mean
+# difference); fast_views = False runs the reference ops as written. Without
+# editing this file: --cfg-options train_dataloader.dataset.pipeline.1.fast=False
+fast_views = True
+
 data_preprocessor = dict(
     type='SelfSupDataPreprocessor',
     mean=[123.675, 116.28, 103.53],
@@ -46,7 +53,7 @@ del _view_pipeline
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='MultiViewWithGeometry', num_views=[1, 1],
-         transforms=[view_pipeline1, view_pipeline2]),
+         transforms=[view_pipeline1, view_pipeline2], fast=fast_views),
     dict(type='SCRLBoxPairSampler', num_boxes=10, min_size=box_min_size,
          iou_thr=0.5, max_tries=50, fallback='keep_last'),
     dict(type='PackInputs',

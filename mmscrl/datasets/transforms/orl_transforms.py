@@ -269,20 +269,40 @@ class ORLMultiView(BaseTransform):
             views (the stage-1 BYOL view pipelines).
         patch_transforms (list[list[dict]]): Two pipelines for the patches
             (the same without RandomResizedCrop).
+        fast (bool): Run the fast versions of the transforms
+            (:mod:`mmscrl.datasets.transforms.fast_transforms`: the same
+            random samplers, hence the same parameters from the same seed,
+            uint8 OpenCV / lookup-table / torch pixel work). Defaults to
+            False (the reference transforms as given).
     """
 
     def __init__(self, global_transforms: List[List[dict]],
-                 patch_transforms: List[List[dict]]) -> None:
+                 patch_transforms: List[List[dict]],
+                 fast: bool = False) -> None:
         if len(global_transforms) != 2 or len(patch_transforms) != 2:
             raise ValueError(
                 'ORLMultiView needs exactly two global_transforms and two '
                 f'patch_transforms, got {len(global_transforms)} and '
                 f'{len(patch_transforms)}')
-        self.global_pipelines = [Compose(t) for t in global_transforms]
-        self.patch_pipelines = [Compose(t) for t in patch_transforms]
+        self.fast = fast
+        if fast:
+            from .fast_transforms import FastViewPipeline
+            self.global_pipelines = [
+                FastViewPipeline(t, f'ORLMultiView global pipeline {i}')
+                for i, t in enumerate(global_transforms)
+            ]
+            self.patch_pipelines = [
+                FastViewPipeline(t, f'ORLMultiView patch pipeline {i}')
+                for i, t in enumerate(patch_transforms)
+            ]
+        else:
+            self.global_pipelines = [Compose(t) for t in global_transforms]
+            self.patch_pipelines = [Compose(t) for t in patch_transforms]
 
     @staticmethod
     def _apply(pipeline, img):
+        if not isinstance(pipeline, Compose):  # FastViewPipeline
+            return pipeline(img).img
         out = pipeline(
             dict(img=img.copy(), img_shape=img.shape[:2],
                  ori_shape=img.shape[:2]))
@@ -304,6 +324,6 @@ class ORLMultiView(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}('
+        return (f'{self.__class__.__name__}(fast={self.fast}, '
                 f'global_pipelines={self.global_pipelines}, '
                 f'patch_pipelines={self.patch_pipelines})')

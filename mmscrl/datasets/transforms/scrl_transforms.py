@@ -30,8 +30,9 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 
 from mmscrl.registry import TRANSFORMS
 from mmscrl.structures.bbox import (bbox_overlaps, box_intersection,
-                                    clip_boxes, crop_resize_homography,
-                                    flip_homography, map_boxes, view_region)
+                                    clip_boxes, compose_axis_aligned,
+                                    crop_resize_homography, flip_homography,
+                                    map_boxes, view_region)
 
 
 class _RecordsGeometry:
@@ -41,7 +42,8 @@ class _RecordsGeometry:
     def _record_homography(results: dict, T: np.ndarray) -> None:
         H = results.get('homography_matrix')
         H = np.eye(3) if H is None else np.asarray(H, dtype=np.float64)
-        results['homography_matrix'] = T @ H
+        # closed form: no per-sample BLAS call in dataloader workers
+        results['homography_matrix'] = compose_axis_aligned(T, H)
 
 
 @TRANSFORMS.register_module()
@@ -191,13 +193,26 @@ class MultiViewWithGeometry(BaseTransform):
     Whether a view is mirrored is ``H[0, 0] < 0``
     (:func:`mmscrl.structures.bbox.is_flipped`).
 
+    With ``fast=True`` the view pipelines are given as the same reference
+    configs and run as their fast versions
+    (:mod:`mmscrl.datasets.transforms.fast_transforms`): each op keeps its
+    reference's random sampler, so the views' parameters and geometry are
+    those the reference pipeline draws from the same seed, and the pixels
+    differ by less than one grey level on average (uint8 OpenCV, lookup
+    tables and torch's PIL-exact antialiased resampling instead of PIL). All
+    parameters of all views are drawn before any pixel is touched, and the
+    input image is shared by the views (no per-view deep copy).
+
     Args:
         transforms (list[list[dict | callable]]): One pipeline per group.
         num_views (int | list[int]): Views per pipeline, as ``MultiView``.
+        fast (bool): Run the fast versions of the view transforms. Defaults
+            to False (the reference transforms as given).
     """
 
     def __init__(self, transforms: List[List[Union[dict, callable]]],
-                 num_views: Union[int, List[int]]) -> None:
+                 num_views: Union[int, List[int]],
+                 fast: bool = False) -> None:
         if isinstance(num_views, int):
             num_views = [num_views]
         if len(num_views) != len(transforms):
@@ -205,6 +220,17 @@ class MultiViewWithGeometry(BaseTransform):
                              f'needs one pipeline each, got '
                              f'{len(transforms)} pipelines')
         self.num_views = list(num_views)
+        self.fast = fast
+        if fast:
+            from .fast_transforms import FastViewPipeline
+            self.pipelines = [
+                FastViewPipeline(t, f'MultiViewWithGeometry pipeline {i}')
+                for i, t in enumerate(transforms)
+            ]
+            self.transforms = []
+            for pipe, n in zip(self.pipelines, self.num_views):
+                self.transforms.extend([pipe] * n)
+            return
         self.pipelines = [Compose(t) for t in transforms]
         upstream = _geometric_types()
         for i, pipe in enumerate(self.pipelines):
@@ -220,15 +246,29 @@ class MultiViewWithGeometry(BaseTransform):
         for pipe, n in zip(self.pipelines, self.num_views):
             self.transforms.extend([pipe] * n)
 
-    def transform(self, results: dict) -> dict:
-        imgs, Hs, shapes, crops = [], [], [], []
-        ori_h, ori_w = results['img'].shape[:2]
+    def _run_views(self, results: dict):
+        """(image, homography) of each view."""
+        if self.fast:
+            from .fast_transforms import ViewState
+            img = results['img']
+            # draw every view's parameters first (the reference's RNG order)
+            plans = [pipe.draw(img.shape[:2])[0] for pipe in self.transforms]
+            for pipe, plan in zip(self.transforms, plans):
+                view = pipe.apply(ViewState(img), plan)
+                yield view.img, view.homography
+            return
         for pipe in self.transforms:
             inputs = copy.deepcopy(results)
             inputs['homography_matrix'] = np.eye(3)
             out = pipe(inputs)
-            H = np.asarray(out['homography_matrix'], dtype=np.float64)
-            shape = out['img'].shape[:2]
+            yield out['img'], np.asarray(
+                out['homography_matrix'], dtype=np.float64)
+
+    def transform(self, results: dict) -> dict:
+        imgs, Hs, shapes, crops = [], [], [], []
+        ori_h, ori_w = results['img'].shape[:2]
+        for img, H in self._run_views(results):
+            shape = img.shape[:2]
             crop = view_region(H, shape)
             if (crop[0] < -1e-6 or crop[1] < -1e-6 or crop[2] > ori_w + 1e-6
                     or crop[3] > ori_h + 1e-6):
@@ -237,7 +277,7 @@ class MultiViewWithGeometry(BaseTransform):
                     f'leaves the {ori_w}x{ori_h} image '
                     f'({results.get("img_path", "")}); a geometric '
                     'transform did not record its homography')
-            imgs.append(out['img'])
+            imgs.append(img)
             Hs.append(H)
             shapes.append(shape)
             crops.append(crop)
@@ -248,7 +288,7 @@ class MultiViewWithGeometry(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        s = self.__class__.__name__ + '('
+        s = self.__class__.__name__ + f'(fast={self.fast}, '
         for i, p in enumerate(self.pipelines):
             s += f'\nPipeline {i + 1} with {self.num_views[i]} views:\n{p}'
         return s + ')'

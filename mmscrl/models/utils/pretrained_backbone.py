@@ -34,8 +34,8 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
 
 from mmscrl.registry import WEIGHT_INITIALIZERS
-from mmscrl.utils.checkpoint_layout import (extract_backbone, group_keys,
-                                            load_checkpoint_file)
+from mmscrl.utils.checkpoint_layout import (URL_PREFIXES, extract_backbone,
+                                            group_keys, load_checkpoint_file)
 
 
 @WEIGHT_INITIALIZERS.register_module()
@@ -66,11 +66,14 @@ class PretrainedBackbone:
         self.report = None
 
     def _load(self) -> dict:
-        """Local files through :func:`load_checkpoint_file` (clear errors
-        for empty/truncated files); URLs and ``scheme://`` names through
-        mmengine's ``CheckpointLoader`` (downloads are cached by torch.hub)."""
+        """Local files and ``http(s)://`` URLs through
+        :func:`load_checkpoint_file` (safe unpickler, clear errors for
+        empty/truncated files; downloads cached by torch.hub); other
+        ``scheme://`` names through mmengine's ``CheckpointLoader``, which
+        :mod:`mmscrl.compat` routes to the same safe loader."""
         path = str(self.checkpoint)
-        if osp.exists(path) or '://' not in path:
+        if osp.exists(path) or '://' not in path or path.startswith(
+                URL_PREFIXES):
             return load_checkpoint_file(path, weights_only=self.weights_only)
         from mmengine.runner import CheckpointLoader
         try:

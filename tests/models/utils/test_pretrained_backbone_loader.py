@@ -45,13 +45,13 @@ def test_torchvision_scheme_offline(monkeypatch):
 
 
 def test_url_errors_are_named(monkeypatch):
-    import mmengine.runner.checkpoint as ckpt_mod
+    import torch.hub
 
-    def offline(url, map_location=None, **kwargs):
+    def offline(url, dst, *args, **kwargs):
         raise ConnectionError('network unreachable')
 
-    monkeypatch.setattr(ckpt_mod, 'load_from_http', offline)
-    with pytest.raises(RuntimeError, match='https://example.org/x.pth'):
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+    with pytest.raises(OSError, match='https://example.org/x.pth'):
         PretrainedBackbone('https://example.org/x.pth')(ResNet(depth=18))
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         PretrainedBackbone('/nowhere/missing.pth')(ResNet(depth=18))
