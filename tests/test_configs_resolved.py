@@ -261,6 +261,8 @@ def _fast_views(tree, top=True):
                 _geometry_ops(pipe)
             tree['fast'] = True
             n += 1
+        elif tree.get('type') == 'ORLCropPatches':
+            tree['fast'] = True
         elif tree.get('type') == 'ORLMultiView':
             for pipe in tree['global_transforms'] + tree[
                     'patch_transforms']:

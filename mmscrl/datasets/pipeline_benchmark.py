@@ -35,12 +35,12 @@ IMAGE_SETS = {'ImageNet-like 500x375': (500, 375),
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATASETS = osp.join(REPO, 'configs', '_base_', 'datasets')
 
-#: method -> (dataset config, index of the multi-view transform)
+#: method -> (dataset config, indices of the transforms with ``fast``)
 METHODS = {
-    'SCRL': ('imagenet_scrl.py', 1),
-    'BYOL / ORL stage 1': ('coco_orl_stage1.py', 1),
-    'MoCo v2 / DenseCL': ('imagenet_mocov2.py', 1),
-    'ORL stage 3': ('coco_orl_stage3.py', 2),
+    'SCRL': ('imagenet_scrl.py', (1, )),
+    'BYOL / ORL stage 1': ('coco_orl_stage1.py', (1, )),
+    'MoCo v2 / DenseCL': ('imagenet_mocov2.py', (1, )),
+    'ORL stage 3': ('coco_orl_stage3.py', (1, 2)),
 }
 
 
@@ -128,15 +128,19 @@ def build_pipelines(size: int = 224) -> Dict[str, Callable]:
     from mmengine.config import Config
 
     pipes = {}
-    for method, (cfg_file, idx) in METHODS.items():
+    for method, (cfg_file, indices) in METHODS.items():
         cfg = Config.fromfile(osp.join(DATASETS, cfg_file))
         for variant, fast in (('fast', True), ('reference', False)):
             pipeline = [dict(t) for t in cfg.train_pipeline]
-            pipeline[idx] = dict(pipeline[idx], fast=fast)
+            for idx in indices:
+                pipeline[idx] = dict(pipeline[idx], fast=fast)
             pipes[f'{method} | {variant}'] = Compose(pipeline)
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import TRANSFORMS as PT
-    byol = Config.fromfile('mmpretrain::_base_/datasets/imagenet_bs32_byol.py')
+    import mmpretrain
+    byol = Config.fromfile(
+        osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs',
+                 '_base_', 'datasets', 'imagenet_bs32_byol.py'))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         pipes['BYOL | mmpretrain'] = Compose(
             [PT.build(t) for t in byol.train_pipeline])

@@ -220,3 +220,18 @@ def test_orl_multi_view_fast_matches_reference():
         for x, y in zip(a['img'], b['img']):
             assert x.shape == y.shape
             assert mad(x, y) <= 2.5
+
+
+@pytest.mark.parametrize('box', [(10.4, 20.6, 150.2, 90.7), (-30, -12, 120, 80),
+                                 (400, 300, 150, 120), (0, 0, 500, 375),
+                                 (100, 50, 40, 30)])
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_orl_crop_patch_fast_matches_reference(box, interpolation):
+    """Zero padding outside the image, rounding and PIL's resize kept."""
+    from mmscrl.datasets.transforms.orl_transforms import crop_patch
+    img = photo_like(375, 500, seed=11)
+    ref = crop_patch(img, box, 96, interpolation)
+    out = crop_patch(img, box, 96, interpolation, fast=True)
+    assert out.shape == ref.shape == (96, 96, 3)
+    assert mad(out, ref) <= 0.05
+    assert np.abs(out.astype(int) - ref).max() <= 2

@@ -17,7 +17,8 @@ patch_pipeline2 = view_pipeline2[1:]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='ORLCropPatches', patch_size=patch_size, shift=(-0.5, 0.5),
-         scale=(0.5, 2.), ratio=(0.5, 2.), iou_thr=0.5, max_attempts=200),
+         scale=(0.5, 2.), ratio=(0.5, 2.), iou_thr=0.5, max_attempts=200,
+         fast=_base_.fast_views),  # pipeline.1.fast=False: reference resize
     dict(type='ORLMultiView',
          global_transforms=[view_pipeline1, view_pipeline2],
          patch_transforms=[patch_pipeline1, patch_pipeline2],

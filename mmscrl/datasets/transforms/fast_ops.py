@@ -81,8 +81,12 @@ def resized_crop(img: np.ndarray,
     out_h, out_w = int(size[0]), int(size[1])
     if (h, w) == (out_h, out_w):
         return np.ascontiguousarray(region)
-    t = torch.from_numpy(region).permute(2, 0, 1).unsqueeze(0)
-    t = t.contiguous(memory_format=torch.channels_last)
+    # an NHWC (channels-last) tensor over the region's pixels: torch's fast
+    # uint8 antialiased kernels need that layout (else it runs planar)
+    region = np.ascontiguousarray(region)
+    c = region.shape[2]
+    t = torch.from_numpy(region).as_strided((1, c, h, w),
+                                            (h * w * c, 1, w * c, c))
     out = F.interpolate(
         t, size=(out_h, out_w), mode=interpolation, antialias=True,
         align_corners=False)
@@ -118,7 +122,7 @@ def adjust_saturation(rgb: np.ndarray, factor: float) -> np.ndarray:
     """PIL ``ImageEnhance.Color(img).enhance(factor)`` on RGB (exact; it is
     PIL itself, which is faster than any numpy rewrite of its blend)."""
     pil = Image.fromarray(rgb, mode='RGB')
-    return np.asarray(ImageEnhance.Color(pil).enhance(float(factor)))
+    return np.array(ImageEnhance.Color(pil).enhance(float(factor)))
 
 
 def hue_shift(factor: float) -> int:

@@ -31,6 +31,7 @@ from mmengine.dist import get_dist_info
 
 from mmscrl.registry import TRANSFORMS
 from mmscrl.structures.bbox import bbox_overlaps
+from . import fast_ops
 
 __all__ = [
     'jitter_box', 'crop_patch', 'get_orl_rng',
@@ -99,7 +100,8 @@ def crop_patch(img: np.ndarray,
                box: Sequence[float],
                size: int,
                interpolation: str = 'bilinear',
-               backend: str = 'pillow') -> np.ndarray:
+               backend: str = 'pillow',
+               fast: bool = False) -> np.ndarray:
     """Crop ``box`` out of ``img`` and resize it to ``size x size``.
 
     Same result as the official ``TF.resized_crop(pil_img, y, x, h, w,
@@ -113,6 +115,11 @@ def crop_patch(img: np.ndarray,
         size (int): Output side.
         interpolation (str): mmcv interpolation. Defaults to 'bilinear'.
         backend (str): mmcv resize backend. Defaults to 'pillow'.
+        fast (bool): With the pillow backend (bilinear/bicubic, uint8),
+            resample with torch's antialiased uint8 kernels, which implement
+            PIL's filters (:func:`.fast_ops.resized_crop`; mean absolute
+            difference < 0.05 grey levels), reading only the crop region.
+            Defaults to False.
 
     Returns:
         np.ndarray: (size, size, C) patch, same dtype as ``img``.
@@ -123,11 +130,19 @@ def crop_patch(img: np.ndarray,
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f'crop_patch: box {tuple(box)} has no area')
     img_h, img_w = img.shape[:2]
+    fast = (fast and backend == 'pillow' and img.dtype == np.uint8
+            and interpolation in ('bilinear', 'bicubic'))
+    if fast and x0 >= 0 and y0 >= 0 and x1 <= img_w and y1 <= img_h:
+        return fast_ops.resized_crop(img, (x0, y0, x1 - x0, y1 - y0),
+                                     (size, size), interpolation)
     patch = np.zeros((y1 - y0, x1 - x0) + img.shape[2:], dtype=img.dtype)
     sx0, sy0 = max(x0, 0), max(y0, 0)
     sx1, sy1 = min(x1, img_w), min(y1, img_h)
     if sx1 > sx0 and sy1 > sy0:
         patch[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    if fast:
+        return fast_ops.resized_crop(patch, (0, 0, x1 - x0, y1 - y0),
+                                     (size, size), interpolation)
     return mmcv.imresize(
         patch, (size, size), interpolation=interpolation, backend=backend)
 
@@ -189,6 +204,8 @@ class ORLCropPatches(BaseTransform):
         backend (str): Resize backend. Defaults to 'pillow' (as official).
         load_cfg (dict): Loader of the kNN image. Defaults to
             ``dict(type='LoadImageFromFile')``.
+        fast (bool): Resample the patches with :func:`crop_patch`'s fast
+            path. Defaults to False.
     """
 
     def __init__(self,
@@ -200,8 +217,10 @@ class ORLCropPatches(BaseTransform):
                  max_attempts: int = 200,
                  interpolation: str = 'bilinear',
                  backend: str = 'pillow',
-                 load_cfg: Optional[dict] = None) -> None:
+                 load_cfg: Optional[dict] = None,
+                 fast: bool = False) -> None:
         self.patch_size = patch_size
+        self.fast = fast
         self.jitter_cfg = dict(
             shift=tuple(shift),
             scale=tuple(scale),
@@ -215,7 +234,7 @@ class ORLCropPatches(BaseTransform):
 
     def _crop(self, img, box):
         return crop_patch(img, box, self.patch_size, self.interpolation,
-                          self.backend)
+                          self.backend, self.fast)
 
     def transform(self, results: dict) -> dict:
         img = results['img']
