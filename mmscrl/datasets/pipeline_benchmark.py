@@ -134,7 +134,7 @@ def build_pipelines(size: int = 224) -> Dict[str, Callable]:
             pipeline = [dict(t) for t in cfg.train_pipeline]
             for idx in indices:
                 pipeline[idx] = dict(pipeline[idx], fast=fast)
-            pipes[f'{method} | {variant}'] = Compose(pipeline)
+            pipes[f'{method} ({variant})'] = Compose(pipeline)
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import TRANSFORMS as PT
     import mmpretrain
@@ -142,9 +142,9 @@ def build_pipelines(size: int = 224) -> Dict[str, Callable]:
         osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs',
                  '_base_', 'datasets', 'imagenet_bs32_byol.py'))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        pipes['BYOL | mmpretrain'] = Compose(
+        pipes['BYOL (mmpretrain)'] = Compose(
             [PT.build(t) for t in byol.train_pipeline])
-    pipes['SCRL | torchvision (official)'] = OfficialSCRLViews(size)
+    pipes['SCRL (torchvision, official-style)'] = OfficialSCRLViews(size)
     return pipes
 
 
@@ -255,20 +255,20 @@ def ratios(rows: Dict[str, dict], key: str = 'img_per_s_median'
     (fast and reference) / the torchvision official-style SCRL."""
     out = {}
     for method in METHODS:
-        fast, ref = rows.get(f'{method} | fast'), rows.get(
-            f'{method} | reference')
+        fast, ref = rows.get(f'{method} (fast)'), rows.get(
+            f'{method} (reference)')
         if fast and ref:
             out[f'{method}: fast / reference'] = fast[key] / ref[key]
-    tv = rows.get('SCRL | torchvision (official)')
+    tv = rows.get('SCRL (torchvision, official-style)')
     if tv:
         for v in ('fast', 'reference'):
-            if f'SCRL | {v}' in rows:
+            if f'SCRL ({v})' in rows:
                 out[f'SCRL {v} / torchvision official'] = (
-                    rows[f'SCRL | {v}'][key] / tv[key])
-    byol = rows.get('BYOL | mmpretrain')
-    if byol and 'BYOL / ORL stage 1 | fast' in rows:
+                    rows[f'SCRL ({v})'][key] / tv[key])
+    byol = rows.get('BYOL (mmpretrain)')
+    if byol and 'BYOL / ORL stage 1 (fast)' in rows:
         out['BYOL fast / mmpretrain BYOL'] = (
-            rows['BYOL / ORL stage 1 | fast'][key] / byol[key])
+            rows['BYOL / ORL stage 1 (fast)'][key] / byol[key])
     return out
 
 

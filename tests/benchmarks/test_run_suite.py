@@ -27,10 +27,23 @@ def test_quick_suite_writes_json_markdown_and_chart(tmp_path, suite):
     for r in res['steps']['ratios']:
         assert r['median_ratio'] > 0 and r['min_ratio'] > 0
     assert res['steps']['scrl_pairs_per_batch'] > 0
-    # data: each pipeline's transforms account for all of its time
-    for row in res['data'].values():
-        assert sum(row['transform_share'].values()) == pytest.approx(1.)
-    assert 0 < res['data']['SCRL']['box_sampler_share'] < 1
+    # data: every pipeline measured inline and through a DataLoader, the
+    # ratios of the targets reported; SCRL's transforms account for all of
+    # its time
+    data = res['data']
+    sets = [k for k, v in data.items() if isinstance(v, dict)
+            and 'inline' in v]
+    assert sets == ['ImageNet-like 500x375']
+    for mode in ('inline', 'loader'):
+        rows = data[sets[0]][mode]
+        assert {'SCRL (fast)', 'SCRL (reference)', 'BYOL (mmpretrain)',
+                'SCRL (torchvision, official-style)',
+                'ORL stage 3 (fast)'} <= set(rows)
+        assert all(r['img_per_s_median'] > 0 for r in rows.values())
+        assert 'SCRL fast / torchvision official' in data[sets[0]][
+            f'{mode}_ratios']
+    assert sum(data['scrl_transform_share'].values()) == pytest.approx(1.)
+    assert 0 < data['scrl_box_sampler_share'] < 1
     assert res['roialign']['mmcv_equals_torchvision']
     # the box branch adds FLOPs to BYOL's; ORL's patches add more
     fl = res['flops']['ratios']
@@ -39,7 +52,9 @@ def test_quick_suite_writes_json_markdown_and_chart(tmp_path, suite):
     assert saved['setup']['quick'] and saved['setup']['depth'] == 18
     md = (out / 'results.md').read_text()
     assert '| SCRL / BYOL |' in md and 'box-pair sampler' in md
+    assert '| SCRL fast / torchvision official | >= 2.0x |' in md
     assert (out / 'ratios.png').read_bytes()[:4] == b'\x89PNG'
+    assert (out / 'data_ratios.png').read_bytes()[:4] == b'\x89PNG'
 
 
 def test_memory_child_and_arguments(suite):

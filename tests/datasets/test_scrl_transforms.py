@@ -278,3 +278,19 @@ def test_sampler_reuses_view_regions():
         without = sampler(bare)
         for k in ('scrl_boxes', 'scrl_box_valid'):
             np.testing.assert_array_equal(with_regions[k], without[k])
+
+
+def test_ious_below_equals_bbox_overlaps():
+    """The sampler's scalar IoU test is bbox_overlaps' to the last bit."""
+    from mmscrl.datasets.transforms.scrl_transforms import _ious_below
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        k = int(rng.integers(1, 10))
+        xy = rng.integers(0, 60, (k + 1, 2)).astype(float)
+        wh = rng.integers(0, 40, (k + 1, 2)).astype(float)
+        if rng.random() < 0.3:
+            wh += rng.random((k + 1, 2))  # fractional (clipped) boxes
+        boxes = np.concatenate([xy, xy + wh], 1)
+        thr = float(rng.choice([0.0, 0.3, 0.5, 0.7]))
+        expect = bool((bbox_overlaps(boxes[0], boxes[1:]) < thr).all())
+        assert _ious_below(boxes[0], boxes[1:].tolist(), thr) == expect

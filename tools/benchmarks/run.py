@@ -28,9 +28,15 @@ Sections (``--sections``, comma-separated; default all but ``orl_stage2``):
     Peak CPU RSS of a fresh process that builds one model and its batch and
     runs two steps (one child process per model; CPU only).
 ``data``
-    Dataloader throughput per worker (images/s, the pipeline run in this
-    process on JPEG files) of each pre-training pipeline, with the time of
-    each transform, hence the share of SCRL's box-pair sampler.
+    Throughput (images/s) of each pre-training pipeline with our fast view
+    ops (the default) and with the reference ops, next to mmpretrain's BYOL
+    pipeline and a torchvision/PIL pipeline built as the official SCRL code
+    builds it, on ImageNet-like (500x375) and COCO-like (640x480) JPEGs,
+    inline (one thread) and through a ``DataLoader`` with
+    ``--data-workers`` processes; the ratios against the targets (SCRL fast
+    >= 2x the official-style pipeline, every method fast >= 2.5x its
+    reference ops) and the time share of each transform of SCRL's pipeline
+    (``mmscrl.datasets.pipeline_benchmark``).
 ``roialign``
     mmcv ``RoIAlign`` (forward + backward, the SCRL 1x1 setting) against
     torchvision's ``roi_align`` on a C5-sized feature map.
@@ -38,8 +44,9 @@ Sections (``--sections``, comma-separated; default all but ``orl_stage2``):
     ORL stage 2 at COCO scale, from ``tools/benchmarks/orl_stage2_scale.py``
     (when present; its ``--quick`` sizes with ``--quick``).
 
-Outputs in ``--out-dir``: ``results.json``, ``results.md`` (markdown tables)
-and ``ratios.png`` (bar chart of the ratios against their targets).
+Outputs in ``--out-dir``: ``results.json``, ``results.md`` (markdown tables),
+``ratios.png`` (bar chart of the step-time ratios against their targets) and
+``data_ratios.png`` (the data section's ratios).
 
 Examples::
 
@@ -127,7 +134,12 @@ def parse_args(argv=None):
     p.add_argument('--data-images', type=int, default=24,
                    help='JPEGs per data round')
     p.add_argument('--data-repeats', type=int, default=3,
-                   help='interleaved rounds of the data section')
+                   help='interleaved rounds of the data section (inline)')
+    p.add_argument('--data-workers', type=int, default=2,
+                   help='DataLoader worker processes of the data section '
+                   '(0: inline only)')
+    p.add_argument('--data-loader-rounds', type=int, default=2,
+                   help='passes per DataLoader in the data section')
     p.add_argument('--threads', type=int, default=None,
                    help='torch CPU threads (if omitted: torch default)')
     p.add_argument('--out-dir', default='work_dirs/benchmarks',
@@ -143,6 +155,7 @@ def parse_args(argv=None):
         args.depth, args.batch, args.size = 18, 4, 32
         args.queue_len, args.repeats, args.warmup = 64, 1, 1
         args.data_images, args.data_repeats = 2, 1
+        args.data_workers, args.data_loader_rounds = 1, 1
         args.threads = args.threads or 1
     args.sections = [s for s in args.sections.split(',') if s]
     bad = set(args.sections) - set(SECTIONS)
@@ -402,90 +415,45 @@ def bench_memory(args):
     return rows
 
 
-def _photo_images(root, n, seed=0):
-    """``n`` JPEGs (375 x 500 crops of matplotlib's sample photo)."""
-    import cv2
-    import matplotlib
-    src = cv2.imread(osp.join(matplotlib.get_data_path(), 'sample_data',
-                              'grace_hopper.jpg'))
-    rng = np.random.default_rng(seed)
-    paths = []
-    for i in range(n):
-        s = rng.uniform(0.6, 1.0)
-        h, w = int(src.shape[0] * s), int(src.shape[1] * s)
-        y = rng.integers(0, src.shape[0] - h + 1)
-        x = rng.integers(0, src.shape[1] - w + 1)
-        img = cv2.resize(src[y:y + h, x:x + w], (500, 375))
-        if rng.random() < 0.5:
-            img = img[:, ::-1]
-        paths.append(osp.join(root, f'{i:04d}.jpg'))
-        cv2.imwrite(paths[-1], np.ascontiguousarray(img))
-    return paths
-
-
-def data_pipelines(args):
-    from mmengine.config import Config
-    load = lambda f: Config.fromfile(osp.join(CONFIGS, 'datasets', f))  # noqa
-    return {
-        'BYOL (ORL stage 1)': load('coco_orl_stage1.py').train_pipeline,
-        'SCRL': scrl_pipeline_cfg(args.size),
-        'MoCo v2 / DenseCL': load('imagenet_mocov2.py').train_pipeline,
-        'ORL stage 3': load('coco_orl_stage3.py').train_pipeline,
-    }
-
-
 def bench_data(args):
-    from mmscrl.registry import TRANSFORMS
+    """Throughput of every pre-training pipeline (fast and reference ops)
+    next to mmpretrain's BYOL pipeline and a torchvision pipeline built as
+    the official SCRL code builds it
+    (:mod:`mmscrl.datasets.pipeline_benchmark`), plus the time share of each
+    transform of our (fast) SCRL pipeline."""
+    from mmcv.transforms import Compose
+
+    from mmscrl.datasets import pipeline_benchmark as pb
     tmp = tempfile.mkdtemp(prefix='mmscrl_bench_data_')
     try:
-        paths = _photo_images(tmp, max(2, args.data_images))
-        pipes = {n: [TRANSFORMS.build(t) for t in cfg]
-                 for n, cfg in data_pipelines(args).items()}
-        names = list(pipes)
-        per_t = {n: [0.] * len(p) for n, p in pipes.items()}
-        totals = {n: [] for n in names}
+        sets = list(pb.IMAGE_SETS)[:1] if args.quick else list(pb.IMAGE_SETS)
+        res = pb.run(tmp, n_images=max(2, args.data_images),
+                     rounds=args.data_repeats,
+                     loader_rounds=args.data_loader_rounds,
+                     workers=args.data_workers, image_sets=sets,
+                     log=lambda m: print(m, flush=True))
+        # where the time of the fast SCRL pipeline goes, transform by transform
+        paths = pb.write_jpegs(osp.join(tmp, 'share'),
+                               max(2, args.data_images), (500, 375))
+        pipe = Compose(scrl_pipeline_cfg(args.size))
+        per_t = [0.] * len(pipe.transforms)
         np.random.seed(0)
-        for r in range(args.data_repeats):
-            round_t = {n: 0. for n in names}
-            for i, path in enumerate(paths):
-                shift = i % len(names)
-                for n in names[shift:] + names[:shift]:
-                    res = dict(img_path=path)
-                    if n == 'ORL stage 3':
-                        res.update(
-                            intra_box=np.array([60, 40, 200, 180],
-                                               np.float32),
-                            inter_pair=np.array(
-                                [60, 40, 200, 180, 150, 100, 220, 200],
-                                np.float32),
-                            inter_valid=True,
-                            knn_img_path=paths[(i + 1) % len(paths)],
-                            sample_idx=i, knn_idx=(i + 1) % len(paths))
-                    for k, t in enumerate(pipes[n]):
-                        t0 = time.perf_counter()
-                        res = t(res)
-                        dt = time.perf_counter() - t0
-                        per_t[n][k] += dt
-                        round_t[n] += dt
-            for n in names:
-                totals[n].append(len(paths) / round_t[n])
-            print(f'  data round {r + 1}/{args.data_repeats}: ' + ', '.join(
-                f'{n} {totals[n][-1]:.1f} img/s' for n in names), flush=True)
+        for path in paths:
+            r = dict(img_path=path)
+            for k, t in enumerate(pipe.transforms):
+                t0 = time.perf_counter()
+                r = t(r)
+                per_t[k] += time.perf_counter() - t0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    rows = {}
-    for n in names:
-        all_t = sum(per_t[n])
-        rows[n] = dict(
-            img_per_s_median=statistics.median(totals[n]),
-            img_per_s_max=max(totals[n]),
-            transform_share={
-                f'{k}:{type(t).__name__}': per_t[n][k] / all_t
-                for k, t in enumerate(pipes[n])})
-    shares = rows['SCRL']['transform_share']
-    rows['SCRL']['box_sampler_share'] = sum(
-        v for k, v in shares.items() if k.endswith('SCRLBoxPairSampler'))
-    return rows
+    total = sum(per_t)
+    res['scrl_transform_share'] = {
+        f'{k}:{type(t).__name__}': per_t[k] / total
+        for k, t in enumerate(pipe.transforms)}
+    res['scrl_box_sampler_share'] = sum(
+        v for k, v in res['scrl_transform_share'].items()
+        if k.endswith('SCRLBoxPairSampler'))
+    return res
 
 
 def bench_roialign(args):
@@ -593,14 +561,7 @@ def markdown(res):
                      f"{st['scrl_pairs_per_batch']}; ORL patches "
                      f"{st['orl_patch_px']} px.")
     if res.get('data'):
-        lines += ['', '| pipeline (one worker) | img/s median | img/s max |',
-                  '|---|---|---|']
-        for n, r in res['data'].items():
-            lines.append(f"| {n} | {r['img_per_s_median']:.1f} | "
-                         f"{r['img_per_s_max']:.1f} |")
-        lines.append(f"\nSCRL box-pair sampler: "
-                     f"{res['data']['SCRL']['box_sampler_share']:.1%} of the "
-                     'SCRL pipeline time.')
+        lines += ['', data_markdown(res['data'])]
     if res.get('roialign'):
         r = res['roialign']
         lines += ['', f"RoIAlign 1x1 fwd+bwd, {r['rois']} RoIs on "
@@ -611,6 +572,91 @@ def markdown(res):
         lines += ['', '### ORL stage 2 at COCO scale', '',
                   res['orl_stage2']['markdown']]
     return '\n'.join(lines) + '\n'
+
+
+#: the issue's targets: (ratio name, target)
+DATA_TARGETS = {'SCRL fast / torchvision official': 2.0}
+DATA_METHOD_TARGET = 2.5  # each method: fast / reference
+
+
+def data_markdown(data):
+    """Tables of the data section: images/s and the ratios per image set."""
+    sets = [k for k, v in data.items() if isinstance(v, dict)
+            and 'inline' in v]
+    workers = next(iter(data[sets[0]].get(
+        'loader', {'-': {'workers': 0}}).values()))['workers']
+    head = '| pipeline |' + ''.join(
+        f' {s} inline | {s} DataLoader |' for s in sets)
+    lines = [
+        'Images per second (median of the rounds; inline: one process, one '
+        f'thread; DataLoader: {workers} worker processes, all images of a '
+        'pass).', '', head,
+        '|---|' + '---:|---:|' * len(sets)
+    ]
+    names = list(data[sets[0]]['inline'])
+    for n in names:
+        row = f'| {n} |'
+        for s in sets:
+            row += f" {data[s]['inline'][n]['img_per_s_median']:.1f} |"
+            loader = data[s].get('loader')
+            row += (f" {loader[n]['img_per_s_median']:.1f} |"
+                    if loader else ' - |')
+        lines.append(row)
+    lines += ['', '| ratio | target |' + ''.join(
+        f' {s} inline | {s} DataLoader |' for s in sets),
+        '|---|---:|' + '---:|---:|' * len(sets)]
+    for r in data[sets[0]]['inline_ratios']:
+        target = DATA_TARGETS.get(r, DATA_METHOD_TARGET if r.endswith(
+            'fast / reference') else None)
+        row = f"| {r} | {'>= %.1fx' % target if target else '-'} |"
+        for s in sets:
+            row += f" {data[s]['inline_ratios'][r]:.2f}x |"
+            lr = data[s].get('loader_ratios')
+            row += f" {lr[r]:.2f}x |" if lr else ' - |'
+        lines.append(row)
+    share = data.get('scrl_box_sampler_share')
+    if share is not None:
+        lines.append(f'\nSCRL box-pair sampler: {share:.1%} of the (fast) '
+                     'SCRL pipeline time.')
+    return '\n'.join(lines)
+
+
+def plot_data(data, path):
+    """Bar chart of the data-section ratios against their targets."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    sets = [k for k in data if isinstance(data[k], dict)
+            and 'inline_ratios' in data[k]]
+    names = list(data[sets[0]]['inline_ratios'])
+    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=80)
+    x = np.arange(len(names))
+    bars = [(s, m) for s in sets for m in ('inline', 'loader')
+            if data[s].get(f'{m}_ratios')]
+    width = 0.8 / max(1, len(bars))
+    colors = ['#4878a8', '#9cc0e0', '#a86848', '#e0b09c']
+    for k, (s, m) in enumerate(bars):
+        vals = [data[s][f'{m}_ratios'][n] for n in names]
+        ax.bar(x - 0.4 + width * (k + 0.5), vals, width,
+               label=f"{s}, {'DataLoader' if m == 'loader' else m}",
+               color=colors[k % len(colors)])
+    for i, n in enumerate(names):
+        t = DATA_TARGETS.get(n, DATA_METHOD_TARGET if n.endswith(
+            'fast / reference') else None)
+        if t:
+            ax.plot([i - 0.45, i + 0.45], [t] * 2, color='#c03030', lw=2,
+                    label='target' if i == 0 else None)
+    ax.axhline(1.0, color='grey', lw=0.8, ls=':')
+    ax.set_xticks(x)
+    ax.set_xticklabels([n.replace(': ', ':\n').replace(' / ', '\n/ ')
+                        for n in names], fontsize=7)
+    ax.set_ylabel('throughput ratio')
+    ax.set_title('two-view data pipelines, images/s ratios (CPU)',
+                 fontsize=9)
+    ax.legend(fontsize=7, loc='upper right')
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def plot(res, path):
@@ -677,11 +723,15 @@ def main(argv=None):
                       json.dumps(res, indent=2, default=str))
     md = markdown(res)
     atomic_write_text(osp.join(args.out_dir, 'results.md'), md)
+    written = ['results.json', 'results.md']
     if res.get('steps', {}).get('ratios'):
         plot(res, osp.join(args.out_dir, 'ratios.png'))
+        written.append('ratios.png')
+    if res.get('data'):
+        plot_data(res['data'], osp.join(args.out_dir, 'data_ratios.png'))
+        written.append('data_ratios.png')
     print('\n' + md, flush=True)
-    print(f'wrote {args.out_dir}/results.json, results.md'
-          + (', ratios.png' if res.get('steps', {}).get('ratios') else ''))
+    print(f'wrote {args.out_dir}/' + ', '.join(written))
     return res
 
 
