@@ -233,7 +233,8 @@ def _drop_scrl_meta(tree):
 # configs run the fast ops (``fast=True``); mmpretrain's ``MultiView`` became
 # ``MultiViewWithGeometry`` with the geometry-recording crop and flip (same
 # sampling and pixels as mmpretrain's ``RandomResizedCrop``/mmcv's
-# ``RandomFlip``), and the data bases gained the ``fast_views`` switch
+# ``RandomFlip``), the JPEG is decoded by it (``LoadImageForViews``), and the
+# data bases gained the ``fast_views`` switch
 _WITH_GEOMETRY = {'RandomResizedCrop': 'RandomResizedCropWithGeometry',
                   'RandomFlip': 'RandomFlipWithGeometry'}
 _VIEW_VARIABLES = ('view_pipeline', 'view_pipeline1', 'view_pipeline2',
@@ -275,6 +276,12 @@ def _fast_views(tree, top=True):
     elif isinstance(tree, list):
         for v in tree:
             n += _fast_views(v, top=False)
+        if any(isinstance(t, dict) and t.get('type') in (
+                'MultiView', 'MultiViewWithGeometry') for t in tree):
+            for t in tree:  # the JPEG is decoded by the multi-view step
+                if isinstance(t, dict) and t.get(
+                        'type') == 'LoadImageFromFile':
+                    t['type'] = 'LoadImageForViews'
     if top and n:
         tree['fast_views'] = True
     return n

@@ -22,7 +22,7 @@ del scrl
 
 train_dataloader = dict(
     dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageForViews'),  # decoded once, by the views
         dict(type='MultiViewWithGeometry', num_views=[1, 1],
              transforms=[{{_base_.view_pipeline1}},
                          {{_base_.view_pipeline2}}],

@@ -36,7 +36,7 @@ view_pipeline = [
 ]
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageForViews'),  # decoded once, by the views
     # mmpretrain's MultiView, also recording each view's geometry
     dict(type='MultiViewWithGeometry', num_views=2,
          transforms=[view_pipeline], fast=fast_views),

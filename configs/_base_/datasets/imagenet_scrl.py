@@ -51,7 +51,7 @@ view_pipeline2 = _view_pipeline(blur_prob=0.1, solarize_prob=0.2)
 del _view_pipeline
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageForViews'),  # decoded once, by the views
     dict(type='MultiViewWithGeometry', num_views=[1, 1],
          transforms=[view_pipeline1, view_pipeline2], fast=fast_views),
     dict(type='SCRLBoxPairSampler', num_boxes=10, min_size=box_min_size,

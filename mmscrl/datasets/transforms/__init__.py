@@ -2,3 +2,4 @@
 from . import scrl_transforms  # noqa: F401,E402
 from . import orl_transforms  # noqa: F401,E402
 from . import fast_transforms  # noqa: F401,E402
+from . import loading  # noqa: F401,E402

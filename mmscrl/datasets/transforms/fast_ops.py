@@ -84,6 +84,8 @@ def resized_crop(img: np.ndarray,
     # an NHWC (channels-last) tensor over the region's pixels: torch's fast
     # uint8 antialiased kernels need that layout (else it runs planar)
     region = np.ascontiguousarray(region)
+    if not region.flags.writeable:  # torch.from_numpy needs writable memory
+        region = region.copy()
     c = region.shape[2]
     t = torch.from_numpy(region).as_strided((1, c, h, w),
                                             (h * w * c, 1, w * c, c))

@@ -185,7 +185,7 @@ def _reduced_resized_crop(img, box, scale, size, interpolation):
     resample = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC}
     pil = Image.fromarray(img)
     out = pil.resize((size[1], size[0]), resample[interpolation], box=rbox)
-    return np.asarray(out)
+    return np.array(out)
 
 
 @TRANSFORMS.register_module()

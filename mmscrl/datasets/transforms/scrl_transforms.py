@@ -207,11 +207,22 @@ class MultiViewWithGeometry(BaseTransform):
         num_views (int | list[int]): Views per pipeline, as ``MultiView``.
         fast (bool): Run the fast versions of the view transforms. Defaults
             to False (the reference transforms as given).
+        reduced_decode (bool): With ``fast=True`` and a JPEG left undecoded
+            by :class:`LoadImageForViews`, decode it at 1/2, 1/4 or 1/8 size
+            (libjpeg-turbo DCT scaling) when every view's crop is
+            downsampled at least that much; the crops are then resampled
+            from the reduced image (PIL's resampling with the fractional
+            crop box) and the recorded geometry is unchanged. Defaults to
+            True.
+
+    A JPEG left undecoded by :class:`LoadImageForViews` is decoded here once
+    for all views (with the reference ops exactly as ``LoadImageFromFile``).
     """
 
     def __init__(self, transforms: List[List[Union[dict, callable]]],
                  num_views: Union[int, List[int]],
-                 fast: bool = False) -> None:
+                 fast: bool = False,
+                 reduced_decode: bool = True) -> None:
         if isinstance(num_views, int):
             num_views = [num_views]
         if len(num_views) != len(transforms):
@@ -220,6 +231,7 @@ class MultiViewWithGeometry(BaseTransform):
                              f'{len(transforms)} pipelines')
         self.num_views = list(num_views)
         self.fast = fast
+        self.reduced_decode = reduced_decode
         if fast:
             from .fast_transforms import FastViewPipeline
             self.pipelines = [
@@ -245,17 +257,45 @@ class MultiViewWithGeometry(BaseTransform):
         for pipe, n in zip(self.pipelines, self.num_views):
             self.transforms.extend([pipe] * n)
 
+    def _reduction(self, plans: list) -> int:
+        """The largest DCT scaling (1, 2, 4, 8) by which every view's crop
+        is at least downsampled."""
+        ratio = float('inf')
+        for pipe, plan in zip(self.transforms, plans):
+            crop = pipe.first_crop(plan)
+            if crop is None:
+                return 1
+            _, _, h, w = crop
+            out_h, out_w = pipe.transforms[0].scale
+            ratio = min(ratio, w / out_w, h / out_h)
+        for r in (8, 4, 2):
+            if ratio >= r:
+                return r
+        return 1
+
     def _run_views(self, results: dict):
         """(image, homography) of each view."""
+        from .loading import decode_deferred
+        deferred = 'img' not in results and 'img_bytes' in results
         if self.fast:
             from .fast_transforms import ViewState
-            img = results['img']
+            shape = tuple(results['ori_shape'][:2]) if deferred else \
+                results['img'].shape[:2]
             # draw every view's parameters first (the reference's RNG order)
-            plans = [pipe.draw(img.shape[:2])[0] for pipe in self.transforms]
+            plans = [pipe.draw(shape)[0] for pipe in self.transforms]
+            scale = 1
+            if deferred:
+                scale = self._reduction(plans) if self.reduced_decode else 1
+                img = decode_deferred(results, scale)
+                scale = results['img_reduction']
+            else:
+                img = results['img']
             for pipe, plan in zip(self.transforms, plans):
-                view = pipe.apply(ViewState(img), plan)
+                view = pipe.apply(ViewState(img, scale=scale), plan)
                 yield view.img, view.homography
             return
+        if deferred:  # exactly LoadImageFromFile's decoding
+            results['img'] = decode_deferred(results, 1)
         for pipe in self.transforms:
             inputs = copy.deepcopy(results)
             inputs['homography_matrix'] = np.eye(3)
@@ -265,7 +305,8 @@ class MultiViewWithGeometry(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         imgs, Hs, shapes, crops = [], [], [], []
-        ori_h, ori_w = results['img'].shape[:2]
+        ori_h, ori_w = (results['img'].shape[:2] if 'img' in results else
+                        results['ori_shape'][:2])
         for img, H in self._run_views(results):
             shape = img.shape[:2]
             crop = view_region(H, shape)
