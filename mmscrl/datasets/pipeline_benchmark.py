@@ -13,8 +13,10 @@ config (``fast=False``), and two outside baselines:
   grayscale p 0.2, PIL ``ResizeBlur`` p 1.0 / 0.1, solarize p 0 / 0.2,
   ``ToTensor`` + ``Normalize``, and the ``[i, j, h, w, flipped]`` record).
 
-Each is timed on the same JPEGs (ImageNet-like 500x375 and COCO-like
-640x480 crops of a real photo), **inline** (one process, one thread, every
+Each is timed on the same JPEGs (ImageNet-like 500x375, COCO-like 640x480
+and camera-sized 1600x1200 crops of a real photo; at 1600x1200 every 224-px
+view is downsampled >= 2x, so the fast path decodes the JPEG at reduced
+size), **inline** (one process, one thread, every
 pipeline in turn per image, the order rotating, so machine load hits all
 alike) and through a real ``torch.utils.data.DataLoader`` with worker
 processes (the loaders take turns, one pass each per round). Numbers are
@@ -31,7 +33,8 @@ import numpy as np
 import torch
 
 IMAGE_SETS = {'ImageNet-like 500x375': (500, 375),
-              'COCO-like 640x480': (640, 480)}
+              'COCO-like 640x480': (640, 480),
+              'photos 1600x1200': (1600, 1200)}
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATASETS = osp.join(REPO, 'configs', '_base_', 'datasets')
 
@@ -196,13 +199,15 @@ def bench_inline(pipes: Dict[str, Callable], paths: List[str],
 
 class _Images(torch.utils.data.Dataset):
 
-    def __init__(self, name, pipe, paths):
+    def __init__(self, name, pipe, paths, repeat=1):
         self.name, self.pipe, self.paths = name, pipe, paths
+        self.repeat = repeat
 
     def __len__(self):
-        return len(self.paths)
+        return len(self.paths) * self.repeat
 
     def __getitem__(self, i):
+        i %= len(self.paths)
         out = self.pipe(_sample(self.name, i, self.paths))
         return len(out)  # the views stay in the worker: pipeline cost only
 
@@ -215,13 +220,15 @@ def _worker_init(worker_id):
 
 def bench_loader(pipes: Dict[str, Callable], paths: List[str],
                  workers: int = 2, rounds: int = 2,
-                 batch_size: int = 8) -> Dict[str, dict]:
+                 batch_size: int = 8, repeat: int = 4) -> Dict[str, dict]:
     """Images/s of each pipeline through a ``DataLoader`` with ``workers``
-    worker processes (started once per loader, warmed up by one pass)."""
+    worker processes (started once per loader, warmed up by one pass); a
+    pass reads the images ``repeat`` times, so that it lasts long enough
+    for the pass boundaries not to matter."""
     names = list(pipes)
     loaders = {
         n: torch.utils.data.DataLoader(
-            _Images(n, pipes[n], paths), batch_size=batch_size,
+            _Images(n, pipes[n], paths, repeat), batch_size=batch_size,
             num_workers=workers, persistent_workers=True,
             worker_init_fn=_worker_init, collate_fn=len)
         for n in names
@@ -229,8 +236,9 @@ def bench_loader(pipes: Dict[str, Callable], paths: List[str],
     totals = {n: [] for n in names}
     try:
         for n in names:  # start the workers, warm up
-            for _ in loaders[n]:
-                pass
+            for k, _ in enumerate(loaders[n]):
+                if k * batch_size >= len(paths):
+                    break
         for r in range(rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for n in order:
@@ -273,7 +281,7 @@ def ratios(rows: Dict[str, dict], key: str = 'img_per_s_median'
 
 
 def run(root: str, n_images: int = 24, rounds: int = 3,
-        loader_rounds: int = 2, workers: int = 2,
+        loader_rounds: int = 2, workers: int = 2, loader_repeat: int = 4,
         image_sets: Optional[Sequence[str]] = None,
         log: Callable[[str], None] = print) -> dict:
     """Both image sets, inline and through loaders; see the module doc."""
@@ -289,7 +297,8 @@ def run(root: str, n_images: int = 24, rounds: int = 3,
         entry = dict(inline=inline, inline_ratios=ratios(inline))
         if workers > 0 and loader_rounds > 0:
             log(f'  data {set_name}: DataLoader with {workers} workers')
-            loader = bench_loader(pipes, paths, workers, loader_rounds)
+            loader = bench_loader(pipes, paths, workers, loader_rounds,
+                                  repeat=loader_repeat)
             entry.update(loader=loader, loader_ratios=ratios(loader))
         result[set_name] = entry
         log('    ' + ', '.join(f'{k} {v:.2f}x'

@@ -431,6 +431,7 @@ def bench_data(args):
                      rounds=args.data_repeats,
                      loader_rounds=args.data_loader_rounds,
                      workers=args.data_workers, image_sets=sets,
+                     loader_repeat=1 if args.quick else 4,
                      log=lambda m: print(m, flush=True))
         # where the time of the fast SCRL pipeline goes, transform by transform
         paths = pb.write_jpegs(osp.join(tmp, 'share'),
