@@ -630,12 +630,13 @@ def plot_data(data, path):
     sets = [k for k in data if isinstance(data[k], dict)
             and 'inline_ratios' in data[k]]
     names = list(data[sets[0]]['inline_ratios'])
-    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=80)
+    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=80)
     x = np.arange(len(names))
     bars = [(s, m) for s in sets for m in ('inline', 'loader')
             if data[s].get(f'{m}_ratios')]
     width = 0.8 / max(1, len(bars))
-    colors = ['#4878a8', '#9cc0e0', '#a86848', '#e0b09c']
+    colors = ['#2f5f8f', '#8fb8de', '#a8582f', '#e8b08c', '#3f8f4f',
+              '#9fd8a8']
     for k, (s, m) in enumerate(bars):
         vals = [data[s][f'{m}_ratios'][n] for n in names]
         ax.bar(x - 0.4 + width * (k + 0.5), vals, width,
@@ -652,9 +653,10 @@ def plot_data(data, path):
     ax.set_xticklabels([n.replace(': ', ':\n').replace(' / ', '\n/ ')
                         for n in names], fontsize=7)
     ax.set_ylabel('throughput ratio')
-    ax.set_title('two-view data pipelines, images/s ratios (CPU)',
+    ax.set_title('two-view data pipelines: images/s ratios (CPU)',
                  fontsize=9)
-    ax.legend(fontsize=7, loc='upper right')
+    ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.3),
+              ncol=4, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
