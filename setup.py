@@ -149,5 +149,7 @@ if __name__ == '__main__':
             'tests': parse_requirements('requirements/tests.txt'),
             'orl': parse_requirements('requirements/orl.txt'),
             'mmseg': parse_requirements('requirements/mmseg.txt'),
+            # optional DALI loader (mmscrl/datasets/dali_loader.py)
+            'dali': parse_requirements('requirements/dali.txt'),
         },
         zip_safe=False)

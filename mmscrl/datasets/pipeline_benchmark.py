@@ -7,6 +7,8 @@ measures our fast default (``fast=True``), the reference ops of the same
 config (``fast=False``), and two outside baselines:
 
 * ``mmpretrain BYOL``: mmpretrain's own ``imagenet_bs32_byol.py`` pipeline;
+* ``DALI CPU`` (when ``nvidia-dali-cuda120`` is installed): the DALI loader
+  of :mod:`mmscrl.datasets.dali_loader` with its CPU operators;
 * ``torchvision (official SCRL)``: one PIL decode and two views built as
   kakaobrain/scrl builds them (torchvision ``RandomResizedCrop`` 224 bicubic
   scale (0.2, 1), flip, ``ColorJitter(0.4, 0.4, 0.2, 0.1)`` p 0.8,
@@ -257,6 +259,50 @@ def bench_loader(pipes: Dict[str, Callable], paths: List[str],
             for n, v in totals.items()}
 
 
+#: methods whose two-view pipelines the DALI loader can build
+DALI_METHODS = ('SCRL', 'BYOL / ORL stage 1', 'MoCo v2 / DenseCL')
+
+
+def bench_dali(paths: List[str], threads: int, rounds: int = 3,
+               batch_size: int = 8) -> Dict[str, dict]:
+    """Images/s of the DALI loader (CPU operators, ``threads`` DALI
+    threads) on the same images, for each method of :data:`DALI_METHODS`;
+    one batch of warm-up, then ``rounds`` passes over the images."""
+    from mmengine.config import Config
+    from mmpretrain.datasets import CustomDataset
+
+    from .dali_loader import DALITwoViewLoader
+    root = osp.dirname(paths[0])
+    rows = {}
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for method in DALI_METHODS:
+            cfg = Config.fromfile(osp.join(DATASETS, METHODS[method][0]))
+            ds = CustomDataset(data_root=root, data_prefix='',
+                               with_label=False,
+                               pipeline=cfg.train_pipeline)
+            loader = DALITwoViewLoader(ds, batch_size=batch_size,
+                                       num_threads=threads, shuffle=True,
+                                       seed=0)
+            it = iter(loader)
+            next(it)  # warm-up
+            per_round = max(1, len(paths) // batch_size)
+            totals = []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                for _ in range(per_round):
+                    next(it)
+                totals.append(per_round * batch_size /
+                              (time.perf_counter() - t0))
+            rows[f'{method} (DALI CPU)'] = dict(
+                img_per_s_median=statistics.median(totals),
+                img_per_s_max=max(totals), rounds=totals, threads=threads)
+    finally:
+        torch.set_num_threads(threads_before)
+    return rows
+
+
 def ratios(rows: Dict[str, dict], key: str = 'img_per_s_median'
            ) -> Dict[str, float]:
     """The issue's ratios: fast / reference for each method, and our SCRL
@@ -273,6 +319,9 @@ def ratios(rows: Dict[str, dict], key: str = 'img_per_s_median'
             if f'SCRL ({v})' in rows:
                 out[f'SCRL {v} / torchvision official'] = (
                     rows[f'SCRL ({v})'][key] / tv[key])
+    dali = rows.get('SCRL (DALI CPU)')
+    if tv and dali:
+        out['SCRL DALI CPU / torchvision official'] = dali[key] / tv[key]
     byol = rows.get('BYOL (mmpretrain)')
     if byol and 'BYOL / ORL stage 1 (fast)' in rows:
         out['BYOL fast / mmpretrain BYOL'] = (
@@ -283,8 +332,14 @@ def ratios(rows: Dict[str, dict], key: str = 'img_per_s_median'
 def run(root: str, n_images: int = 24, rounds: int = 3,
         loader_rounds: int = 2, workers: int = 2, loader_repeat: int = 4,
         image_sets: Optional[Sequence[str]] = None,
-        log: Callable[[str], None] = print) -> dict:
-    """Both image sets, inline and through loaders; see the module doc."""
+        log: Callable[[str], None] = print,
+        dali: Optional[bool] = None) -> dict:
+    """Every image set, inline and through loaders; see the module doc.
+    ``dali``: also measure the DALI loader (default: when installed; the
+    DataLoader column then gives it as many DALI threads as workers)."""
+    from .dali_loader import dali_available
+    if dali is None:
+        dali = dali_available()
     pipes = build_pipelines()
     result = {}
     for set_name in image_sets or IMAGE_SETS:
@@ -294,11 +349,18 @@ def run(root: str, n_images: int = 24, rounds: int = 3,
         log(f'  data {set_name}: inline, {len(pipes)} pipelines x '
             f'{n_images} images x {rounds} rounds')
         inline = bench_inline(pipes, paths, rounds)
+        if dali:
+            log(f'  data {set_name}: DALI loader (CPU operators), 1 thread')
+            inline.update(bench_dali(paths, 1, rounds))
         entry = dict(inline=inline, inline_ratios=ratios(inline))
         if workers > 0 and loader_rounds > 0:
             log(f'  data {set_name}: DataLoader with {workers} workers')
             loader = bench_loader(pipes, paths, workers, loader_rounds,
                                   repeat=loader_repeat)
+            if dali:
+                log(f'  data {set_name}: DALI loader, {workers} threads')
+                loader.update(
+                    bench_dali(paths * loader_repeat, workers, loader_rounds))
             entry.update(loader=loader, loader_ratios=ratios(loader))
         result[set_name] = entry
         log('    ' + ', '.join(f'{k} {v:.2f}x'

@@ -1,0 +1,465 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""An optional NVIDIA DALI loader for the two-view pre-training pipelines.
+
+``pip install -e .[dali]`` (``nvidia-dali-cuda120``; its CPU operators run
+without a GPU with ``device_id=None``). The loader keeps everything that
+decides *what* the views are in mmscrl's own code and hands DALI only the
+pixel work:
+
+1. per sample, the file is read and its size taken from the header, then
+   the view parameters are drawn by the config's own samplers (the fast ops
+   of :class:`MultiViewWithGeometry`: the same draws, from the same seeds,
+   as the CPU path, in the same order), the geometry (homographies, crop
+   boxes) is recorded, and the transforms after the views that need only
+   geometry (e.g. :class:`SCRLBoxPairSampler`) run;
+2. DALI decodes each image once and builds the views from those parameters:
+   crop + antialiased resize of the crop region, flip, ColorJitter with its
+   per-sample order of operations (DALI conditionals), grayscale, Gaussian
+   blur or ``ResizeBlur``, solarize;
+3. the views are packed by the config's ``PackInputs`` and collated, so the
+   batches are those of the CPU loader (``inputs``: list of ``(B, 3, H, W)``
+   uint8 BGR tensors; ``data_samples`` with e.g. ``scrl_boxes``), and SCRL,
+   DenseCL and ORL stage 1 run on them unchanged.
+
+Pixel differences to the reference ops (measured by
+``tests/datasets/test_dali_loader.py``): DALI's brightness, contrast and
+saturation round where PIL truncates; the hue rotation is an HSV shift
+computed in float in DALI (DALI's own ``hue`` operator rotates in YIQ
+space, > 10 grey levels from PIL's HSV shift, so it is not used); DALI's
+Gaussian blur is a true Gaussian. Horizontal flips only.
+
+What it is not (yet): a drop-in ``train_dataloader`` of the MMEngine Runner
+(which builds torch ``DataLoader`` objects) -- it is an iterable of batches
+for ``model.train_step`` and the benchmarks -- and it runs DALI's CPU
+operators only (``device_id=None``); the GPU decoder and operators have not
+been run by this project yet.
+"""
+import io
+import math
+import random
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+__all__ = ['DALITwoViewLoader', 'dali_available', 'view_params']
+
+
+def dali_available() -> bool:
+    try:
+        import nvidia.dali  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _image_size(data: bytes, path: str) -> tuple:
+    """``(h, w)`` as the decoders deliver it (EXIF orientation applied)."""
+    from PIL import Image
+
+    from mmscrl.compat import ImageLoadError
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+            orientation = im.getexif().get(0x0112, 1)
+    except Exception as e:  # noqa: BLE001
+        raise ImageLoadError(f'cannot read the image header of {path} '
+                             f'({len(data)} bytes): {e}') from e
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+
+
+#: neutral parameters of one view (what DALI gets when an op is not drawn)
+_NEUTRAL = dict(flip=0, jitter=0, order=(0, 1, 2, 3), brightness=1.,
+                contrast=1., saturation=1., hue=0, gray=0, sigma=0.,
+                rblur=0., solarize=-1.)
+#: the fixed order of the DALI graph; a view pipeline must respect it
+_STAGES = ('crop', 'flip', 'jitter', 'gray', 'blur', 'solarize')
+
+
+def view_params(pipeline, plan) -> dict:
+    """DALI parameters of one view from a :class:`FastViewPipeline` plan.
+
+    Returns:
+        dict: ``crop`` ``(y, x, h, w)``, ``size`` ``(h, w)``,
+        ``interpolation`` and the per-op values of ``_NEUTRAL``.
+
+    Raises:
+        ValueError: an op the DALI graph cannot reproduce, or an order it
+            does not follow.
+    """
+    from .transforms.fast_transforms import (FastColorJitter,
+                                             FastGaussianBlur,
+                                             FastRandomApply, FastRandomFlip,
+                                             FastRandomGrayscale,
+                                             FastRandomResizedCrop,
+                                             FastResizeBlur, FastSolarize)
+    out = dict(_NEUTRAL)
+    seen = []  # stages met so far, flips left out (a mirror commutes with
+    # the colour ops and the symmetric blurs, so it may stand anywhere)
+
+    def stage(name):
+        if name == 'flip':
+            return
+        if seen and _STAGES.index(name) < _STAGES.index(seen[-1]):
+            raise ValueError(f'DALI views: {name} after {seen[-1]} is not '
+                             f'supported (order {_STAGES})')
+        seen.append(name)
+
+    ops = list(zip(pipeline.transforms, plan))
+    if not ops or not isinstance(ops[0][0], FastRandomResizedCrop):
+        raise ValueError('DALI views: a view pipeline must start with '
+                         'RandomResizedCrop')
+    while ops:
+        op, p = ops.pop(0)
+        if isinstance(op, FastRandomApply):
+            ops = [(t, None if p is None else q) for t, q in zip(
+                op.transforms.transforms, p or [None] * len(
+                    op.transforms.transforms))] + ops
+            if p is None:  # not applied: skip its transforms
+                ops = ops[len(op.transforms.transforms):]
+                for t in op.transforms.transforms:
+                    stage(_stage_of(t))
+            continue
+        name = _stage_of(op)
+        stage(name)
+        if isinstance(op, FastRandomResizedCrop):
+            out.update(crop=tuple(int(v) for v in p), size=tuple(op.scale),
+                       interpolation=op.interpolation)
+        elif isinstance(op, FastRandomFlip):
+            if p not in (None, 'horizontal'):
+                raise ValueError(f'DALI views: flip direction {p}')
+            out['flip'] = int(p is not None)
+        elif isinstance(op, FastColorJitter):
+            order, b, c, s, h = p
+            out.update(jitter=1, order=tuple(int(i) for i in order),
+                       brightness=1. if b is None else float(b),
+                       contrast=1. if c is None else float(c),
+                       saturation=1. if s is None else float(s),
+                       hue=0 if h is None else _hue_bytes(h))
+        elif isinstance(op, FastRandomGrayscale):
+            if p and tuple(op.channel_weights) != (0.114, 0.587, 0.2989):
+                raise ValueError('DALI views: grayscale weights must be '
+                                 'the BGR luma weights (0.114, 0.587, '
+                                 f'0.2989), got {op.channel_weights}')
+            out['gray'] = int(bool(p))
+        elif isinstance(op, FastGaussianBlur):
+            out['sigma'] = 0. if p is None else float(p)
+        elif isinstance(op, FastResizeBlur):
+            out['rblur'] = 0. if p is None else float(p)
+        elif isinstance(op, FastSolarize):
+            out['solarize'] = -1. if p is None else float(p)
+    return out
+
+
+def _stage_of(op) -> str:
+    from .transforms.fast_transforms import (FastColorJitter,
+                                             FastGaussianBlur, FastRandomFlip,
+                                             FastRandomGrayscale,
+                                             FastRandomResizedCrop,
+                                             FastResizeBlur, FastSolarize)
+    for cls, name in ((FastRandomResizedCrop, 'crop'),
+                      (FastRandomFlip, 'flip'), (FastColorJitter, 'jitter'),
+                      (FastRandomGrayscale, 'gray'),
+                      (FastGaussianBlur, 'blur'), (FastResizeBlur, 'blur'),
+                      (FastSolarize, 'solarize')):
+        if isinstance(op, cls):
+            return name
+    raise ValueError(f'DALI views: {type(op).__name__} is not supported')
+
+
+def _hue_bytes(factor: float) -> int:
+    from .transforms.fast_ops import hue_shift
+    return hue_shift(factor)
+
+
+def _hsv_shift(dmath, fn, types, rgb, shift):
+    """PIL's hue shift (HSV, hue in bytes of 1/255 turn, added modulo 256)
+    in DALI float arithmetic; ``shift`` is a per-sample scalar."""
+    x = fn.cast(rgb, dtype=types.FLOAT)
+    r, g, b = x[:, :, 0], x[:, :, 1], x[:, :, 2]
+    mx = dmath.max(r, dmath.max(g, b))
+    mn = dmath.min(r, dmath.min(g, b))
+    d = mx - mn
+    dd = d + (d == 0)  # no division by zero (grey pixels keep h = 0)
+    h = ((mx == r) * ((g - b) / dd) + (mx != r) * (mx == g) *
+         (2. + (b - r) / dd) + (mx != r) * (mx != g) * (4. + (r - g) / dd))
+    h = h / 6. + 1.
+    h = h - dmath.floor(h)  # in [0, 1)
+    hb = dmath.floor(h * 255.)  # PIL's byte
+    hb = hb + fn.cast(shift, dtype=types.FLOAT)
+    hb = hb - 256. * dmath.floor(hb / 256.)
+    s = d / (mx + (mx == 0))
+    h6 = hb * 6. / 255.
+    i = dmath.floor(h6)
+    f = h6 - i
+    v = mx
+    p = v * (1. - s)
+    q = v * (1. - s * f)
+    t = v * (1. - s * (1. - f))
+    i = i - 6. * dmath.floor(i / 6.)
+    sel = [(i == k) for k in range(6)]
+    rr = sel[0] * v + sel[1] * q + sel[2] * p + sel[3] * p + sel[4] * t + \
+        sel[5] * v
+    gg = sel[0] * t + sel[1] * v + sel[2] * v + sel[3] * q + sel[4] * p + \
+        sel[5] * p
+    bb = sel[0] * p + sel[1] * p + sel[2] * t + sel[3] * v + sel[4] * v + \
+        sel[5] * q
+    out = fn.stack(rr, gg, bb, axis=2)
+    out = dmath.clamp(dmath.floor(out + 0.5), 0., 255.)
+    return fn.reshape(fn.cast(out, dtype=types.UINT8), layout='HWC')
+
+
+def _view_graph(fn, types, dmath, img, prm, size, interpolation):
+    """The DALI operations of one view (``prm``: per-sample DataNodes)."""
+    interp = {'bilinear': types.INTERP_LINEAR,
+              'bicubic': types.INTERP_CUBIC}[interpolation]
+    v = fn.resize(img, size=list(size), roi_start=prm['start'],
+                  roi_end=prm['end'], roi_relative=False, interp_type=interp,
+                  antialias=True)
+    v = fn.flip(v, horizontal=prm['flip'])
+    def trunc(x):  # PIL's blends truncate where DALI would round
+        x = dmath.clamp(dmath.floor(x), 0., 255.)
+        return fn.reshape(fn.cast(x, dtype=types.UINT8), layout='HWC')
+
+    if prm['jitter'] == 1:
+        for k in range(4):
+            op = prm['order'][k]
+            if op == 0:
+                v = trunc(fn.brightness(v, brightness=prm['brightness'],
+                                        dtype=types.FLOAT))
+            elif op == 1:
+                grey = fn.color_space_conversion(
+                    v, image_type=types.RGB, output_type=types.GRAY)
+                mean = dmath.floor(fn.reductions.mean(grey) + 0.5)
+                v = trunc(fn.contrast(v, contrast=prm['contrast'],
+                                      contrast_center=mean,
+                                      dtype=types.FLOAT))
+            elif op == 2:
+                v = trunc(fn.saturation(v, saturation=prm['saturation'],
+                                        dtype=types.FLOAT))
+            else:
+                if prm['hue'] != 0:
+                    v = _hsv_shift(dmath, fn, types, v, prm['hue'])
+    if prm['gray'] == 1:
+        g = fn.color_space_conversion(v, image_type=types.RGB,
+                                      output_type=types.GRAY)
+        v = fn.cat(g, g, g, axis=2)
+    if prm['sigma'] > 0:
+        v = fn.gaussian_blur(v, sigma=prm['sigma'])
+    if prm['rblur'] > 0:
+        small = fn.resize(v, size=prm['rblur_size'], interp_type=interp,
+                          antialias=True)
+        v = fn.resize(small, size=list(size), interp_type=interp,
+                      antialias=True)
+    if prm['solarize'] >= 0:
+        s = fn.cast(v, dtype=types.FLOAT)
+        s = (s < prm['solarize']) * s + (s >= prm['solarize']) * (255. - s)
+        v = fn.reshape(fn.cast(s, dtype=types.UINT8), layout='HWC')
+    return fn.color_space_conversion(v, image_type=types.RGB,
+                                     output_type=types.BGR)
+
+
+_KEYS = ('start', 'end', 'flip', 'jitter', 'order', 'brightness', 'contrast',
+         'saturation', 'hue', 'gray', 'sigma', 'rblur', 'rblur_size',
+         'solarize')
+
+
+def _as_arrays(p: dict) -> List[np.ndarray]:
+    y, x, h, w = p['crop']
+    out_h, out_w = p['size']
+    f = p['rblur']
+    rsize = (max(1., float(out_h // f)), max(1., float(out_w // f))) if f \
+        else (1., 1.)
+    vals = dict(start=np.array([y, x], np.float32),
+                end=np.array([y + h, x + w], np.float32),
+                flip=np.array(p['flip'], np.int32),
+                jitter=np.array(p['jitter'], np.int32),
+                order=np.array(p['order'], np.int32),
+                brightness=np.array(p['brightness'], np.float32),
+                contrast=np.array(p['contrast'], np.float32),
+                saturation=np.array(p['saturation'], np.float32),
+                hue=np.array(p['hue'], np.int32),
+                gray=np.array(p['gray'], np.int32),
+                sigma=np.array(p['sigma'], np.float32),
+                rblur=np.array(f, np.float32),
+                rblur_size=np.array(rsize, np.float32),
+                solarize=np.array(p['solarize'], np.float32))
+    return [vals[k] for k in _KEYS]
+
+
+class DALITwoViewLoader:
+    """Batches of a two-view pre-training dataset, views built by DALI.
+
+    Args:
+        dataset (BaseDataset): An mmengine dataset whose pipeline holds a
+            ``MultiViewWithGeometry(fast=True)`` (the shipped pre-training
+            configs, e.g. ``Runner.build_dataloader(cfg.train_dataloader)
+            .dataset``). Transforms before it only locate the file; the ones
+            after it run as in the CPU pipeline.
+        batch_size (int): Samples per batch.
+        num_threads (int): DALI CPU threads. Defaults to 2.
+        shuffle (bool): Shuffle each epoch. Defaults to True.
+        seed (int): Seeds the order and the view samplers (numpy's and
+            Python's global generators, as MMEngine seeds a worker).
+            Defaults to 0.
+        drop_last (bool): Drop the last incomplete batch. Defaults to True.
+        epochs (int, optional): Stop after this many epochs. Defaults to
+            None (endless, as MMEngine's ``InfiniteSampler``).
+    """
+
+    def __init__(self, dataset, batch_size: int, num_threads: int = 2,
+                 shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = True,
+                 epochs: Optional[int] = None) -> None:
+        from nvidia.dali import fn, pipeline_def, types
+        import nvidia.dali.math as dmath
+
+        from .transforms.scrl_transforms import MultiViewWithGeometry
+        transforms = list(dataset.pipeline.transforms)
+        idx = [i for i, t in enumerate(transforms)
+               if isinstance(t, MultiViewWithGeometry)]
+        if len(idx) != 1 or not transforms[idx[0]].fast:
+            raise ValueError(
+                'DALITwoViewLoader needs a pipeline with one '
+                'MultiViewWithGeometry(fast=True); got '
+                f'{[type(t).__name__ for t in transforms]}')
+        self.multi_view = transforms[idx[0]]
+        self.post = transforms[idx[0] + 1:]
+        self.dataset, self.batch_size = dataset, batch_size
+        self.shuffle, self.seed = shuffle, seed
+        self.drop_last, self.epochs = drop_last, epochs
+        self._pending: List[Dict] = []
+        views = self.multi_view.transforms
+        # view settings fixed by the config: output size, interpolation
+        probe = []
+        for v in views:
+            crop = v.transforms[0] if v.transforms else None
+            if type(crop).__name__ != 'FastRandomResizedCrop':
+                raise ValueError('DALI views: a view pipeline must start '
+                                 'with RandomResizedCrop')
+            probe.append(dict(size=tuple(crop.scale),
+                              interpolation=crop.interpolation))
+        n_in = 1 + len(_KEYS) * len(views)
+
+        @pipeline_def(enable_conditionals=True)
+        def graph():
+            inputs = fn.external_source(source=self._feed, num_outputs=n_in,
+                                        batch=True)
+            img = fn.decoders.image(inputs[0], device='cpu',
+                                    output_type=types.RGB)
+            outs = []
+            for k, p in enumerate(probe):
+                prm = dict(zip(_KEYS, inputs[1 + k * len(_KEYS):1 +
+                                             (k + 1) * len(_KEYS)]))
+                outs.append(
+                    _view_graph(fn, types, dmath, img, prm, p['size'],
+                                p['interpolation']))
+            return tuple(outs)
+
+        self.pipe = graph(batch_size=batch_size, num_threads=num_threads,
+                          device_id=None,
+                          prefetch_queue_depth=1, exec_async=False,
+                          exec_pipelined=False)
+        self.pipe.build()
+
+    def _order(self, epoch: int) -> np.ndarray:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, epoch]).permutation(n)
+
+    def _sample(self, index: int) -> tuple:
+        """Draw one sample's views (the CPU path's draws, in its order)."""
+        from mmengine import fileio
+
+        from .transforms.fast_transforms import ViewState
+        results = self.dataset.get_data_info(index)
+        data = fileio.get(results['img_path'])
+        shape = _image_size(data, results['img_path'])
+        results.update(ori_shape=shape, img_shape=shape)
+        views = self.multi_view.transforms
+        plans = [v.draw(shape)[0] for v in views]
+        params, Hs, shapes, crops = [], [], [], []
+        from mmscrl.structures.bbox import view_region
+        for v, plan in zip(views, plans):
+            p = view_params(v, plan)
+            params.append(p)
+            # geometry of the plan (crop/resize, flip) without pixels
+            state = ViewState(np.zeros((1, 1, 3), np.uint8))
+            from mmscrl.structures.bbox import (crop_resize_homography,
+                                                flip_homography)
+            y, x, h, w = p['crop']
+            out_h, out_w = p['size']
+            state.record(crop_resize_homography(x, y, w, h, out_w, out_h))
+            if p['flip']:
+                state.record(flip_homography(out_w, out_h, 'horizontal'))
+            Hs.append(state.homography)
+            shapes.append((out_h, out_w))
+            crops.append(view_region(state.homography, (out_h, out_w)))
+        results['view_homography'] = np.stack(Hs)
+        results['view_img_shape'] = np.array(shapes, dtype=np.int64)
+        results['view_crop_bbox'] = np.stack(crops)
+        # geometry-only transforms after the views (e.g. the box sampler)
+        # draw now, as they do right after the views in the CPU pipeline
+        pack = []
+        for t in self.post:
+            if type(t).__name__ == 'PackInputs':
+                pack = self.post[self.post.index(t):]
+                break
+            results = t(results)
+        return results, data, params, pack
+
+    def _feed(self):
+        batch = self._pending
+        cols = [[np.frombuffer(d, np.uint8) for _, d, _, _ in batch]]
+        for k in range(len(self.multi_view.transforms)):
+            arrays = [_as_arrays(p[k]) for _, _, p, _ in batch]
+            for j in range(len(_KEYS)):
+                cols.append([a[j] for a in arrays])
+        return cols
+
+    def _run(self, indices: Sequence[int]) -> dict:
+        from mmengine.dataset import default_collate
+        self._pending = [self._sample(int(i)) for i in indices]
+        outs = self.pipe.run()
+        samples = []
+        for b, (results, _, _, pack) in enumerate(self._pending):
+            views = []
+            for o in outs:
+                views.append(np.array(o[b]))
+            results['img'] = views
+            for t in pack:
+                results = t(results)
+            samples.append(results)
+        return default_collate(samples)
+
+    def __iter__(self) -> Iterator[dict]:
+        np.random.seed(self.seed)
+        random.seed(self.seed)
+        epoch = 0
+        while self.epochs is None or epoch < self.epochs:
+            order = self._order(epoch)
+            n = len(order)
+            stop = n - n % self.batch_size if self.drop_last else n
+            for s in range(0, stop, self.batch_size):
+                idx = order[s:s + self.batch_size]
+                if len(idx) < self.batch_size:
+                    # DALI runs fixed-size batches: pad, then drop the pad
+                    pad = np.concatenate([idx, order[:self.batch_size -
+                                                     len(idx)]])
+                    batch = self._run(pad)
+                    yield _take(batch, len(idx))
+                else:
+                    yield self._run(idx)
+            epoch += 1
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(
+            n / self.batch_size)
+
+
+def _take(batch: dict, n: int) -> dict:
+    out = dict(batch)
+    out['inputs'] = [v[:n] for v in batch['inputs']]
+    out['data_samples'] = batch['data_samples'][:n]
+    return out

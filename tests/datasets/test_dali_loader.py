@@ -1,0 +1,94 @@
+# Copyright (c) mmscrl contributors. All rights reserved.
+"""The optional DALI loader (CPU operators) against the CPU pipeline.
+
+Skipped unless ``nvidia-dali-cuda120`` is installed (``pip install -e
+.[dali]``; ``.ci/run`` installs it). Same seeds -> the same view parameters,
+geometry and SCRL boxes as the CPU loader; pixels within the stated bound.
+"""
+import os.path as osp
+import random
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('nvidia.dali')
+
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+import mmscrl  # noqa: F401,E402
+from mmscrl.datasets.dali_loader import (DALITwoViewLoader,  # noqa: E402
+                                         view_params)
+from test_fast_ops import mad, photo_like, real_photo  # noqa: E402
+
+init_default_scope('mmscrl')
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def image_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp('dali_imgs')
+    photo = real_photo()
+    for i in range(6):
+        img = photo_like(375 + 10 * i, 500, seed=i) if i % 2 else \
+            cv2.resize(photo, (500 - 20 * i, 375))
+        cv2.imwrite(str(root / f'{i:03d}.jpg'), img,
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return str(root)
+
+
+def _dataset(cfg_file, root):
+    from mmpretrain.datasets import CustomDataset
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets', cfg_file))
+    return CustomDataset(data_root=root, data_prefix='', with_label=False,
+                         pipeline=cfg.train_pipeline)
+
+
+def _cpu_batch(dataset, indices, seed):
+    from mmengine.dataset import default_collate
+    np.random.seed(seed)
+    random.seed(seed)
+    return default_collate([dataset[int(i)] for i in indices])
+
+
+@pytest.mark.parametrize('cfg_file', ['imagenet_scrl.py',
+                                      'coco_orl_stage1.py',
+                                      'imagenet_mocov2.py'])
+def test_dali_views_match_cpu_pipeline(image_dir, cfg_file):
+    dataset = _dataset(cfg_file, image_dir)
+    loader = DALITwoViewLoader(dataset, batch_size=3, num_threads=1,
+                               shuffle=False, seed=7, epochs=1)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 2
+    dali = batches[0]
+    cpu = _cpu_batch(dataset, range(3), seed=7)
+    assert len(dali['inputs']) == len(cpu['inputs']) == 2
+    mads = []
+    for a, b in zip(dali['inputs'], cpu['inputs']):
+        assert a.shape == b.shape and a.dtype == b.dtype == torch.uint8
+        for x, y in zip(a, b):
+            mads.append(mad(x.permute(1, 2, 0).numpy(),
+                            y.permute(1, 2, 0).numpy()))
+    for ds, cs in zip(dali['data_samples'], cpu['data_samples']):
+        for key in ('scrl_boxes', 'scrl_box_valid'):
+            if key in cs:
+                np.testing.assert_array_equal(np.asarray(ds.get(key)),
+                                              np.asarray(cs.get(key)))
+    print(f'{cfg_file}: DALI vs CPU fast views, MAD per view '
+          f'{np.round(mads, 2).tolist()}')
+    assert np.mean(mads) <= 1.0 and max(mads) <= 2.0
+
+
+def test_view_params_refuse_what_dali_cannot_do():
+    from mmscrl.datasets.transforms.fast_transforms import FastViewPipeline
+    bad = FastViewPipeline([
+        dict(type='RandomResizedCrop', scale=32),
+        dict(type='Solarize', thr=128, prob=1.),
+        dict(type='ColorJitter', brightness=0.4)])
+    with pytest.raises(ValueError, match='jitter after solarize'):
+        view_params(bad, bad.draw((64, 64))[0])
+    no_crop = FastViewPipeline([dict(type='Solarize', thr=128, prob=1.)])
+    with pytest.raises(ValueError, match='start with RandomResizedCrop'):
+        view_params(no_crop, no_crop.draw((64, 64))[0])
