@@ -322,6 +322,10 @@ class DALITwoViewLoader:
                 'DALITwoViewLoader needs a pipeline with one '
                 'MultiViewWithGeometry(fast=True); got '
                 f'{[type(t).__name__ for t in transforms]}')
+        if len(dataset) == 0 or (drop_last and len(dataset) < batch_size):
+            raise ValueError(
+                f'DALITwoViewLoader: {len(dataset)} samples make no batch of '
+                f'{batch_size} (drop_last={drop_last})')
         self.multi_view = transforms[idx[0]]
         self.post = transforms[idx[0] + 1:]
         self.dataset, self.batch_size = dataset, batch_size

@@ -273,6 +273,7 @@ def bench_dali(paths: List[str], threads: int, rounds: int = 3,
 
     from .dali_loader import DALITwoViewLoader
     root = osp.dirname(paths[0])
+    batch_size = min(batch_size, len(set(paths)))
     rows = {}
     threads_before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -287,7 +288,7 @@ def bench_dali(paths: List[str], threads: int, rounds: int = 3,
                                        seed=0)
             it = iter(loader)
             next(it)  # warm-up
-            per_round = max(1, len(paths) // batch_size)
+            per_round = max(1, len(paths) // batch_size)  # paths may repeat
             totals = []
             for _ in range(rounds):
                 t0 = time.perf_counter()

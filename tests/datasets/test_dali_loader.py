@@ -92,3 +92,9 @@ def test_view_params_refuse_what_dali_cannot_do():
     no_crop = FastViewPipeline([dict(type='Solarize', thr=128, prob=1.)])
     with pytest.raises(ValueError, match='start with RandomResizedCrop'):
         view_params(no_crop, no_crop.draw((64, 64))[0])
+
+
+def test_too_few_samples_for_a_batch_is_refused(image_dir):
+    dataset = _dataset('imagenet_scrl.py', image_dir)
+    with pytest.raises(ValueError, match='6 samples make no batch of 8'):
+        DALITwoViewLoader(dataset, batch_size=8, drop_last=True)
