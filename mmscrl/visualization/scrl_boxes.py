@@ -33,7 +33,8 @@ def scrl_pipeline_from_config(cfg) -> List[dict]:
     if not any(t['type'] == 'SCRLBoxPairSampler' for t in pipeline):
         raise KeyError(f'{cfg.filename}: train pipeline has no '
                        'SCRLBoxPairSampler (not an SCRL config)')
-    return [t for t in pipeline if t['type'] != 'LoadImageFromFile']
+    return [t for t in pipeline
+            if t['type'] not in ('LoadImageFromFile', 'LoadImageForViews')]
 
 
 def sample_scrl_views(img: np.ndarray, pipeline: List[dict],

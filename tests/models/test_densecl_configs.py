@@ -54,11 +54,15 @@ def test_recipe(path, repo_root):
     if dataset == 'CustomDataset':
         assert loader.dataset.data_prefix == 'train2017/'
         assert loader.dataset.with_label is False
+    assert loader.dataset.pipeline[0].type == 'LoadImageForViews'
     views = loader.dataset.pipeline[1]
-    assert views.type == 'MultiView' and views.num_views == 2
+    # mmpretrain's MultiView, recording the geometry, with the fast ops
+    assert views.type == 'MultiViewWithGeometry' and views.num_views == 2
+    assert views.fast is True
     names = [t.type for t in views.transforms[0]]
-    assert names == ['RandomResizedCrop', 'RandomApply', 'RandomGrayscale',
-                     'GaussianBlur', 'RandomFlip']
+    assert names == ['RandomResizedCropWithGeometry', 'RandomApply',
+                     'RandomGrayscale', 'GaussianBlur',
+                     'RandomFlipWithGeometry']
     assert {h.type for h in cfg.custom_hooks} == {'QueueLenCheckHook'}
 
 

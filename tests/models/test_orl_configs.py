@@ -39,7 +39,11 @@ def test_shared_recipe(repo_root, path):
     assert (neck.in_channels, neck.hid_channels, neck.out_channels) == \
         (2048, 4096, 256)
     rrc = cfg.view_pipeline1[0]
-    assert rrc.type == 'RandomResizedCrop' and rrc.scale == 224
+    # mmpretrain's RandomResizedCrop that also records the geometry
+    assert rrc.type == 'RandomResizedCropWithGeometry' and rrc.scale == 224
+    views = cfg.train_dataloader.dataset.pipeline[1]
+    if views.type != 'ORLCropPatches':  # stage 1 (stage 3: below)
+        assert views.type == 'MultiViewWithGeometry' and views.fast is True
     assert rrc.crop_ratio_range == (0.08, 1.)
     assert (rrc.interpolation, rrc.backend) == ('bilinear', 'pillow')
     blur = [t.prob for p in (cfg.view_pipeline1, cfg.view_pipeline2)
@@ -61,7 +65,8 @@ def test_stage3_data_and_patches(repo_root):
     views = ds.pipeline[2]
     # patch pipelines = view pipelines without RandomResizedCrop
     for g, p in zip(views.global_transforms, views.patch_transforms):
-        assert g[0].type == 'RandomResizedCrop' and g[1:] == p
+        assert g[0].type == 'RandomResizedCropWithGeometry' and g[1:] == p
+    assert views.fast is True and crop.fast is True  # fast ops (default)
     assert not cfg.model.get('pretrained')  # stage 3 from scratch
 
 
