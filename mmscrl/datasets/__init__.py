@@ -3,6 +3,12 @@
 the same names): ``mmscrl.datasets.ORLDataset``,
 ``mmscrl.datasets.SCRLBoxPairSampler``, ..."""
 from .orl_dataset import ORLDataset
+from .transforms.fast_transforms import (FastColorJitter, FastGaussianBlur,
+                                         FastRandomApply, FastRandomFlip,
+                                         FastRandomGrayscale,
+                                         FastRandomResizedCrop,
+                                         FastResizeBlur, FastSolarize)
+from .transforms.loading import LoadImageForViews
 from .transforms.orl_transforms import ORLCropPatches, ORLMultiView
 from .transforms.scrl_transforms import (MultiViewWithGeometry,
                                          RandomFlipWithGeometry,
@@ -12,5 +18,7 @@ from .transforms.scrl_transforms import (MultiViewWithGeometry,
 __all__ = [
     'ORLDataset', 'ORLCropPatches', 'ORLMultiView', 'MultiViewWithGeometry',
     'RandomFlipWithGeometry', 'RandomResizedCropWithGeometry', 'ResizeBlur',
-    'SCRLBoxPairSampler'
+    'SCRLBoxPairSampler', 'LoadImageForViews', 'FastRandomResizedCrop',
+    'FastRandomFlip', 'FastColorJitter', 'FastRandomGrayscale',
+    'FastGaussianBlur', 'FastSolarize', 'FastResizeBlur', 'FastRandomApply'
 ]

@@ -46,8 +46,10 @@ def test_self_excluded_with_duplicates():
         for i in range(n):
             copies = [j for j in range(n)
                       if j != i and np.array_equal(f[j], f[i])]
-            # the duplicates come first, ties ordered by index
-            assert idx[i, :len(copies)].tolist() == copies[:3]
+            # the duplicates come first; their order is that of float32
+            # rounding (a copy in another block of the matmul may score one
+            # ulp apart from self-similarity on some CPUs' kernels)
+            assert sorted(idx[i, :len(copies)].tolist()) == copies[:3]
             np.testing.assert_allclose(val[i, :len(copies)], 1, atol=1e-6)
     # beyond the duplicates, ties between copies are decided by float32
     # rounding; the similarities still equal the brute-force ones
