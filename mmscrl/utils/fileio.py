@@ -23,6 +23,7 @@ import os.path as osp
 from typing import Any, Callable
 
 __all__ = [
+    'refuse_overwriting_input',
     'atomic_write', 'atomic_write_bytes', 'atomic_write_text',
     'atomic_write_json', 'part_path', 'remove_stale_parts'
 ]
@@ -131,3 +132,25 @@ def atomic_write_json(path: str, obj: Any, **dump_kwargs) -> str:
         **dump_kwargs: Passed to :func:`json.dumps` (e.g. ``indent=2``).
     """
     return atomic_write_text(path, json.dumps(obj, **dump_kwargs))
+
+
+def refuse_overwriting_input(output: str, *inputs: str) -> None:
+    """Raise ``ValueError`` when ``output`` is one of ``inputs`` (the same
+    file by path, symlink or hard link): no tool writes over its own input.
+
+    Args:
+        output (str): The file a tool is about to write.
+        *inputs (str): The files it reads (URLs and missing files are
+            compared by their absolute path only).
+    """
+    out_real = os.path.realpath(output)
+    for src in inputs:
+        if src is None or '://' in str(src):
+            continue
+        same = os.path.realpath(src) == out_real
+        if not same and os.path.exists(src) and os.path.exists(output):
+            same = os.path.samefile(src, output)
+        if same:
+            raise ValueError(
+                f'refusing to write {output}: it is the input file {src}; '
+                'choose another output name')

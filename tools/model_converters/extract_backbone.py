@@ -46,7 +46,7 @@ from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
                                             load_checkpoint_file,
                                             to_detectron2)
 from mmscrl.utils.cli import make_parser
-from mmscrl.utils.fileio import atomic_write
+from mmscrl.utils.fileio import atomic_write, refuse_overwriting_input
 
 FORMATS = ('mmdet', 'torchvision', 'detectron2')
 
@@ -76,6 +76,7 @@ def convert(src: str,
     """
     if fmt not in FORMATS:
         raise ValueError(f'unknown --format {fmt!r}; choose from {FORMATS}')
+    refuse_overwriting_input(dst, src)
     ckpt = load_checkpoint_file(src, weights_only=weights_only)
     ext = extract_backbone(ckpt)
     if ext.depth is None and fmt != 'mmdet':
@@ -156,7 +157,7 @@ def main(argv=None):
     try:
         ext = convert(args.src, args.dst, args.format, not args.unsafe_load,
                       args.allow_missing, args.allow_non_finite)
-    except (CheckpointLayoutError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError) as e:  # incl. layout errors
         print(f'error: {e}', file=sys.stderr)
         return 1
     print(ext.report())

@@ -72,6 +72,8 @@ def publish(in_file: str,
         raise FileNotFoundError(f'checkpoint {in_file} not found')
     if not out_file.endswith('.pth'):
         raise ValueError(f'out_file {out_file} must end with .pth')
+    from mmscrl.utils.fileio import refuse_overwriting_input
+    refuse_overwriting_input(out_file, in_file)
     ckpt = load_checkpoint_file(in_file, weights_only=weights_only)
     if not isinstance(ckpt, dict):
         raise ValueError(f'{in_file}: not a checkpoint dict '
@@ -97,6 +99,11 @@ def publish(in_file: str,
     torch.save(out, tmp)
     digest = sha256sum(tmp)[:8]
     final = f'{out_file[:-len(".pth")]}-{digest}.pth'
+    try:
+        refuse_overwriting_input(final, in_file)
+    except ValueError:
+        os.remove(tmp)
+        raise
     os.replace(tmp, final)
     return final
 
