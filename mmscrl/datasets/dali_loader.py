@@ -216,6 +216,7 @@ def _view_graph(fn, types, dmath, img, prm, size, interpolation):
                   roi_end=prm['end'], roi_relative=False, interp_type=interp,
                   antialias=True)
     v = fn.flip(v, horizontal=prm['flip'])
+
     def trunc(x):  # PIL's blends truncate where DALI would round
         x = dmath.clamp(dmath.floor(x), 0., 255.)
         return fn.reshape(fn.cast(x, dtype=types.UINT8), layout='HWC')

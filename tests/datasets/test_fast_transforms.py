@@ -222,9 +222,9 @@ def test_orl_multi_view_fast_matches_reference():
             assert mad(x, y) <= 2.5
 
 
-@pytest.mark.parametrize('box', [(10.4, 20.6, 150.2, 90.7), (-30, -12, 120, 80),
-                                 (400, 300, 150, 120), (0, 0, 500, 375),
-                                 (100, 50, 40, 30)])
+@pytest.mark.parametrize('box', [(10.4, 20.6, 150.2, 90.7),
+                                 (-30, -12, 120, 80), (400, 300, 150, 120),
+                                 (0, 0, 500, 375), (100, 50, 40, 30)])
 @pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
 def test_orl_crop_patch_fast_matches_reference(box, interpolation):
     """Zero padding outside the image, rounding and PIL's resize kept."""

@@ -179,8 +179,8 @@ def _reduced_resized_crop(img, box, scale, size, interpolation):
     from PIL import Image
     x, y, w, h = box
     rbox = (x / scale, y / scale, (x + w) / scale, (y + h) / scale)
-    rbox = (max(0., rbox[0]), max(0., rbox[1]), min(float(img.shape[1]),
-                                                   rbox[2]),
+    rbox = (max(0., rbox[0]), max(0., rbox[1]),
+            min(float(img.shape[1]), rbox[2]),
             min(float(img.shape[0]), rbox[3]))
     resample = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC}
     pil = Image.fromarray(img)

@@ -29,7 +29,8 @@ from mmcv.transforms.utils import cache_randomness
 from mmpretrain.datasets.transforms import RandomResizedCrop
 
 from mmscrl.registry import TRANSFORMS
-from mmscrl.structures.bbox import (box_intersection, clip_boxes, compose_axis_aligned,
+from mmscrl.structures.bbox import (box_intersection, clip_boxes,
+                                    compose_axis_aligned,
                                     crop_resize_homography, flip_homography,
                                     map_boxes, view_region)
 
