@@ -376,7 +376,9 @@ class DALITwoViewLoader:
         """Draw one sample's views (the CPU path's draws, in its order)."""
         from mmengine import fileio
 
-        from .transforms.fast_transforms import ViewState
+        from mmscrl.structures.bbox import (compose_axis_aligned,
+                                            crop_resize_homography,
+                                            flip_homography, view_region)
         results = self.dataset.get_data_info(index)
         data = fileio.get(results['img_path'])
         shape = _image_size(data, results['img_path'])
@@ -384,22 +386,19 @@ class DALITwoViewLoader:
         views = self.multi_view.transforms
         plans = [v.draw(shape)[0] for v in views]
         params, Hs, shapes, crops = [], [], [], []
-        from mmscrl.structures.bbox import view_region
         for v, plan in zip(views, plans):
             p = view_params(v, plan)
             params.append(p)
             # geometry of the plan (crop/resize, flip) without pixels
-            state = ViewState(np.zeros((1, 1, 3), np.uint8))
-            from mmscrl.structures.bbox import (crop_resize_homography,
-                                                flip_homography)
             y, x, h, w = p['crop']
             out_h, out_w = p['size']
-            state.record(crop_resize_homography(x, y, w, h, out_w, out_h))
+            H = crop_resize_homography(x, y, w, h, out_w, out_h)
             if p['flip']:
-                state.record(flip_homography(out_w, out_h, 'horizontal'))
-            Hs.append(state.homography)
+                H = compose_axis_aligned(
+                    flip_homography(out_w, out_h, 'horizontal'), H)
+            Hs.append(H)
             shapes.append((out_h, out_w))
-            crops.append(view_region(state.homography, (out_h, out_w)))
+            crops.append(view_region(H, (out_h, out_w)))
         results['view_homography'] = np.stack(Hs)
         results['view_img_shape'] = np.array(shapes, dtype=np.int64)
         results['view_crop_bbox'] = np.stack(crops)

@@ -13,6 +13,7 @@ import io
 from typing import Optional
 
 import cv2
+import mmcv
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
@@ -117,8 +118,18 @@ class LoadImageForViews(LoadImageFromFile):
         except Exception:  # noqa: BLE001  (named by the usual path)
             return super().transform(results)
         shape = _deferrable_jpeg_size(data)
-        if shape is None:
-            return super().transform(results)
+        if shape is None:  # decode now, from the bytes already read
+            try:
+                img = mmcv.imfrombytes(data, flag=self.color_type,
+                                       backend=self.imdecode_backend)
+            except Exception:  # noqa: BLE001  (named by the usual path)
+                img = None
+            if img is None:
+                return super().transform(results)
+            results['img'] = img
+            results['img_shape'] = img.shape[:2]
+            results['ori_shape'] = img.shape[:2]
+            return results
         results['img_bytes'] = data
         results['img_shape'] = shape
         results['ori_shape'] = shape
