@@ -28,11 +28,21 @@ computed in float in DALI (DALI's own ``hue`` operator rotates in YIQ
 space, > 10 grey levels from PIL's HSV shift, so it is not used); DALI's
 Gaussian blur is a true Gaussian. Horizontal flips only.
 
+Devices: ``device='cpu'`` runs DALI's CPU operators (``device_id=None``,
+no GPU needed; what the test suite runs). ``device='gpu'`` decodes with
+DALI's ``mixed`` (nvJPEG) decoder and runs every view operator on the GPU;
+the views then arrive as CUDA tensors. The graph is the same on both devices
+except for the decoder and where per-sample scalars live: every value that
+DALI computes from the pixels (the contrast mean) enters the arithmetic as a
+tensor, never as a named argument (GPU outputs cannot be named arguments),
+and per-sample scalars used in arithmetic are moved to the GPU there.
+Batches are copied into torch tensors by DALI's ``feed_ndarray`` on both
+devices, so the CPU tests exercise the whole path but the decoder and the
+GPU placement; those two are exercised by ``tools/benchmarks/gpu_check.sh``.
+
 What it is not (yet): a drop-in ``train_dataloader`` of the MMEngine Runner
 (which builds torch ``DataLoader`` objects) -- it is an iterable of batches
-for ``model.train_step`` and the benchmarks -- and it runs DALI's CPU
-operators only (``device_id=None``); the GPU decoder and operators have not
-been run by this project yet.
+for ``model.train_step`` and the benchmarks.
 """
 import io
 import math
@@ -171,7 +181,7 @@ def _hue_bytes(factor: float) -> int:
     return hue_shift(factor)
 
 
-def _hsv_shift(dmath, fn, types, rgb, shift):
+def _hsv_shift(dmath, fn, types, rgb, shift, dev):
     """PIL's hue shift (HSV, hue in bytes of 1/255 turn, added modulo 256)
     in DALI float arithmetic; ``shift`` is a per-sample scalar."""
     x = fn.cast(rgb, dtype=types.FLOAT)
@@ -185,7 +195,7 @@ def _hsv_shift(dmath, fn, types, rgb, shift):
     h = h / 6. + 1.
     h = h - dmath.floor(h)  # in [0, 1)
     hb = dmath.floor(h * 255.)  # PIL's byte
-    hb = hb + fn.cast(shift, dtype=types.FLOAT)
+    hb = hb + dev(fn.cast(shift, dtype=types.FLOAT))
     hb = hb - 256. * dmath.floor(hb / 256.)
     s = d / (mx + (mx == 0))
     h6 = hb * 6. / 255.
@@ -208,8 +218,22 @@ def _hsv_shift(dmath, fn, types, rgb, shift):
     return fn.reshape(fn.cast(out, dtype=types.UINT8), layout='HWC')
 
 
-def _view_graph(fn, types, dmath, img, prm, size, interpolation):
-    """The DALI operations of one view (``prm``: per-sample DataNodes)."""
+def _view_graph(fn, types, dmath, img, prm, size, interpolation,
+                gpu=False):
+    """The DALI operations of one view.
+
+    Args:
+        img (DataNode): Decoded RGB images (on the GPU when ``gpu``).
+        prm (dict): Per-sample parameters (CPU DataNodes, ``_KEYS``).
+        size (tuple): Output ``(h, w)``.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
+        gpu (bool): ``img`` lives on the GPU: per-sample scalars that enter
+            arithmetic with pixels are moved there (named arguments and
+            conditions stay on the CPU, as DALI requires).
+    """
+    def dev(x):
+        return x.gpu() if gpu else x
+
     interp = {'bilinear': types.INTERP_LINEAR,
               'bicubic': types.INTERP_CUBIC}[interpolation]
     v = fn.resize(img, size=list(size), roi_start=prm['start'],
@@ -230,16 +254,18 @@ def _view_graph(fn, types, dmath, img, prm, size, interpolation):
             elif op == 1:
                 grey = fn.color_space_conversion(
                     v, image_type=types.RGB, output_type=types.GRAY)
+                # PIL: blend towards the rounded grey mean; written as
+                # arithmetic (equal to fn.contrast with contrast_center)
+                # because a GPU mean cannot be a named argument
                 mean = dmath.floor(fn.reductions.mean(grey) + 0.5)
-                v = trunc(fn.contrast(v, contrast=prm['contrast'],
-                                      contrast_center=mean,
-                                      dtype=types.FLOAT))
+                x = fn.cast(v, dtype=types.FLOAT)
+                v = trunc((x - mean) * dev(prm['contrast']) + mean)
             elif op == 2:
                 v = trunc(fn.saturation(v, saturation=prm['saturation'],
                                         dtype=types.FLOAT))
             else:
                 if prm['hue'] != 0:
-                    v = _hsv_shift(dmath, fn, types, v, prm['hue'])
+                    v = _hsv_shift(dmath, fn, types, v, prm['hue'], dev)
     if prm['gray'] == 1:
         g = fn.color_space_conversion(v, image_type=types.RGB,
                                       output_type=types.GRAY)
@@ -253,7 +279,8 @@ def _view_graph(fn, types, dmath, img, prm, size, interpolation):
                       antialias=True)
     if prm['solarize'] >= 0:
         s = fn.cast(v, dtype=types.FLOAT)
-        s = (s < prm['solarize']) * s + (s >= prm['solarize']) * (255. - s)
+        t = dev(prm['solarize'])
+        s = (s < t) * s + (s >= t) * (255. - s)
         v = fn.reshape(fn.cast(s, dtype=types.UINT8), layout='HWC')
     return fn.color_space_conversion(v, image_type=types.RGB,
                                      output_type=types.BGR)
@@ -305,16 +332,40 @@ class DALITwoViewLoader:
         drop_last (bool): Drop the last incomplete batch. Defaults to True.
         epochs (int, optional): Stop after this many epochs. Defaults to
             None (endless, as MMEngine's ``InfiniteSampler``).
+        device (str): ``'cpu'`` (DALI CPU operators, no GPU needed) or
+            ``'gpu'`` (nvJPEG ``mixed`` decoder and GPU operators; the views
+            arrive as CUDA tensors). Defaults to ``'cpu'``.
+        device_id (int, optional): The CUDA device of ``device='gpu'``.
+            Defaults to None (``torch.cuda.current_device()``).
+
+    Yields:
+        dict: ``inputs`` (list of ``(B, 3, H, W)`` uint8 BGR tensors, one
+        per view, on the CPU or the GPU) and ``data_samples``, as the CPU
+        loader's collated batches.
     """
 
     def __init__(self, dataset, batch_size: int, num_threads: int = 2,
                  shuffle: bool = True, seed: int = 0,
                  drop_last: bool = True,
-                 epochs: Optional[int] = None) -> None:
+                 epochs: Optional[int] = None, device: str = 'cpu',
+                 device_id: Optional[int] = None) -> None:
         from nvidia.dali import fn, pipeline_def, types
         import nvidia.dali.math as dmath
 
         from .transforms.scrl_transforms import MultiViewWithGeometry
+        if device not in ('cpu', 'gpu'):
+            raise ValueError(f"DALITwoViewLoader: device must be 'cpu' or "
+                             f"'gpu', got {device!r}")
+        gpu = device == 'gpu'
+        if gpu:
+            import torch
+            if not torch.cuda.is_available():
+                raise RuntimeError("DALITwoViewLoader(device='gpu'): torch "
+                                   'sees no CUDA device; use '
+                                   "device='cpu'")
+            if device_id is None:
+                device_id = torch.cuda.current_device()
+        self.device, self.device_id = device, device_id
         transforms = list(dataset.pipeline.transforms)
         idx = [i for i, t in enumerate(transforms)
                if isinstance(t, MultiViewWithGeometry)]
@@ -349,7 +400,8 @@ class DALITwoViewLoader:
         def graph():
             inputs = fn.external_source(source=self._feed, num_outputs=n_in,
                                         batch=True)
-            img = fn.decoders.image(inputs[0], device='cpu',
+            img = fn.decoders.image(inputs[0],
+                                    device='mixed' if gpu else 'cpu',
                                     output_type=types.RGB)
             outs = []
             for k, p in enumerate(probe):
@@ -357,11 +409,11 @@ class DALITwoViewLoader:
                                              (k + 1) * len(_KEYS)]))
                 outs.append(
                     _view_graph(fn, types, dmath, img, prm, p['size'],
-                                p['interpolation']))
+                                p['interpolation'], gpu=gpu))
             return tuple(outs)
 
         self.pipe = graph(batch_size=batch_size, num_threads=num_threads,
-                          device_id=None,
+                          device_id=device_id if gpu else None,
                           prefetch_queue_depth=1, exec_async=False,
                           exec_pipelined=False)
         self.pipe.build()
@@ -424,17 +476,35 @@ class DALITwoViewLoader:
     def _run(self, indices: Sequence[int]) -> dict:
         from mmengine.dataset import default_collate
         self._pending = [self._sample(int(i)) for i in indices]
-        outs = self.pipe.run()
+        outs = [self._to_torch(o) for o in self.pipe.run()]
         samples = []
         for b, (results, _, _, pack) in enumerate(self._pending):
-            views = []
-            for o in outs:
-                views.append(np.array(o[b]))
-            results['img'] = views
+            # (3, H, W) views: PackInputs passes tensors through as they are
+            results['img'] = [o[b].permute(2, 0, 1) for o in outs]
             for t in pack:
                 results = t(results)
             samples.append(results)
         return default_collate(samples)
+
+    def _to_torch(self, tensor_list):
+        """A DALI batch of ``(H, W, 3)`` views as one ``(B, H, W, 3)``
+        uint8 torch tensor on the loader's device (DALI's copy)."""
+        import torch
+        from nvidia.dali.plugin.pytorch import feed_ndarray
+        shapes = {tuple(s) for s in tensor_list.shape()}
+        if len(shapes) != 1:
+            raise RuntimeError(f'DALI views of one batch differ in shape: '
+                               f'{sorted(shapes)}')
+        shape = (len(tensor_list), ) + shapes.pop()
+        if self.device == 'gpu':
+            out = torch.empty(shape, dtype=torch.uint8,
+                              device=f'cuda:{self.device_id}')
+            feed_ndarray(tensor_list.as_tensor(), out,
+                         cuda_stream=torch.cuda.current_stream(out.device))
+        else:
+            out = torch.empty(shape, dtype=torch.uint8)
+            feed_ndarray(tensor_list.as_tensor(), out)
+        return out
 
     def __iter__(self) -> Iterator[dict]:
         np.random.seed(self.seed)

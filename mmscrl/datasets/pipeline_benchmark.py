@@ -8,7 +8,9 @@ config (``fast=False``), and two outside baselines:
 
 * ``mmpretrain BYOL``: mmpretrain's own ``imagenet_bs32_byol.py`` pipeline;
 * ``DALI CPU`` (when ``nvidia-dali-cuda120`` is installed): the DALI loader
-  of :mod:`mmscrl.datasets.dali_loader` with its CPU operators;
+  of :mod:`mmscrl.datasets.dali_loader` with its CPU operators; ``DALI GPU``
+  (inline only, when a CUDA device is present too): the same loader with
+  the nvJPEG decoder and GPU operators;
 * ``torchvision (official SCRL)``: one PIL decode and two views built as
   kakaobrain/scrl builds them (torchvision ``RandomResizedCrop`` 224 bicubic
   scale (0.2, 1), flip, ``ColorJitter(0.4, 0.4, 0.2, 0.1)`` p 0.8,
@@ -264,10 +266,12 @@ DALI_METHODS = ('SCRL', 'BYOL / ORL stage 1', 'MoCo v2 / DenseCL')
 
 
 def bench_dali(paths: List[str], threads: int, rounds: int = 3,
-               batch_size: int = 8) -> Dict[str, dict]:
-    """Images/s of the DALI loader (CPU operators, ``threads`` DALI
-    threads) on the same images, for each method of :data:`DALI_METHODS`;
-    one batch of warm-up, then ``rounds`` passes over the images."""
+               batch_size: int = 8, device: str = 'cpu') -> Dict[str, dict]:
+    """Images/s of the DALI loader (``threads`` DALI CPU threads; the view
+    operators on ``device``: ``'cpu'`` or ``'gpu'``) on the same images,
+    for each method of :data:`DALI_METHODS`; one batch of warm-up, then
+    ``rounds`` passes over the images (a GPU run waits for the device
+    before each clock reading)."""
     from mmengine.config import Config
     from mmpretrain.datasets import CustomDataset
 
@@ -285,18 +289,22 @@ def bench_dali(paths: List[str], threads: int, rounds: int = 3,
                                pipeline=cfg.train_pipeline)
             loader = DALITwoViewLoader(ds, batch_size=batch_size,
                                        num_threads=threads, shuffle=True,
-                                       seed=0)
+                                       seed=0, device=device)
+            sync = torch.cuda.synchronize if device == 'gpu' else (
+                lambda: None)
             it = iter(loader)
             next(it)  # warm-up
             per_round = max(1, len(paths) // batch_size)  # paths may repeat
             totals = []
             for _ in range(rounds):
+                sync()
                 t0 = time.perf_counter()
                 for _ in range(per_round):
                     next(it)
+                sync()
                 totals.append(per_round * batch_size /
                               (time.perf_counter() - t0))
-            rows[f'{method} (DALI CPU)'] = dict(
+            rows[f'{method} (DALI {device.upper()})'] = dict(
                 img_per_s_median=statistics.median(totals),
                 img_per_s_max=max(totals), rounds=totals, threads=threads)
     finally:
@@ -320,9 +328,11 @@ def ratios(rows: Dict[str, dict], key: str = 'img_per_s_median'
             if f'SCRL ({v})' in rows:
                 out[f'SCRL {v} / torchvision official'] = (
                     rows[f'SCRL ({v})'][key] / tv[key])
-    dali = rows.get('SCRL (DALI CPU)')
-    if tv and dali:
-        out['SCRL DALI CPU / torchvision official'] = dali[key] / tv[key]
+    for dev in ('CPU', 'GPU'):
+        dali = rows.get(f'SCRL (DALI {dev})')
+        if tv and dali:
+            out[f'SCRL DALI {dev} / torchvision official'] = (
+                dali[key] / tv[key])
     byol = rows.get('BYOL (mmpretrain)')
     if byol and 'BYOL / ORL stage 1 (fast)' in rows:
         out['BYOL fast / mmpretrain BYOL'] = (
@@ -337,7 +347,8 @@ def run(root: str, n_images: int = 24, rounds: int = 3,
         dali: Optional[bool] = None) -> dict:
     """Every image set, inline and through loaders; see the module doc.
     ``dali``: also measure the DALI loader (default: when installed; the
-    DataLoader column then gives it as many DALI threads as workers)."""
+    DataLoader column then gives it as many DALI threads as workers; with
+    a CUDA device, the GPU operators are measured too)."""
     from .dali_loader import dali_available
     if dali is None:
         dali = dali_available()
@@ -353,6 +364,10 @@ def run(root: str, n_images: int = 24, rounds: int = 3,
         if dali:
             log(f'  data {set_name}: DALI loader (CPU operators), 1 thread')
             inline.update(bench_dali(paths, 1, rounds))
+            if torch.cuda.is_available():
+                log(f'  data {set_name}: DALI loader (GPU operators), '
+                    '1 thread')
+                inline.update(bench_dali(paths, 1, rounds, device='gpu'))
         entry = dict(inline=inline, inline_ratios=ratios(inline))
         if workers > 0 and loader_rounds > 0:
             log(f'  data {set_name}: DataLoader with {workers} workers')

@@ -98,3 +98,42 @@ def test_too_few_samples_for_a_batch_is_refused(image_dir):
     dataset = _dataset('imagenet_scrl.py', image_dir)
     with pytest.raises(ValueError, match='6 samples make no batch of 8'):
         DALITwoViewLoader(dataset, batch_size=8, drop_last=True)
+
+
+def test_bad_device_is_refused(image_dir):
+    dataset = _dataset('imagenet_scrl.py', image_dir)
+    with pytest.raises(ValueError, match="'cpu' or 'gpu', got 'tpu'"):
+        DALITwoViewLoader(dataset, batch_size=2, device='tpu')
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match='no CUDA device'):
+            DALITwoViewLoader(dataset, batch_size=2, device='gpu')
+
+
+def test_arithmetic_contrast_equals_dali_contrast():
+    """The graph blends towards the grey mean with arithmetic (a GPU mean
+    cannot be a named argument); it must equal ``fn.contrast``."""
+    from nvidia.dali import fn, pipeline_def, types
+    import nvidia.dali.math as dmath
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+            for _ in range(3)]
+    factors = [np.array(f, np.float32) for f in (0.6, 1.0, 1.4)]
+
+    @pipeline_def
+    def graph():
+        v, c = fn.external_source(source=lambda: (imgs, factors),
+                                  num_outputs=2, batch=True)
+        grey = fn.color_space_conversion(v, image_type=types.RGB,
+                                         output_type=types.GRAY)
+        mean = dmath.floor(fn.reductions.mean(grey) + 0.5)
+        ref = fn.contrast(v, contrast=c, contrast_center=mean,
+                          dtype=types.FLOAT)
+        alt = (fn.cast(v, dtype=types.FLOAT) - mean) * c + mean
+        return ref, alt
+
+    pipe = graph(batch_size=3, num_threads=1, device_id=None)
+    pipe.build()
+    ref, alt = pipe.run()
+    for b in range(3):
+        np.testing.assert_allclose(np.array(alt[b]), np.array(ref[b]),
+                                   atol=1e-4)

@@ -4,7 +4,9 @@
 # On one CUDA GPU: AMP training-step time and peak CUDA memory of SCRL, BYOL,
 # ORL stage 3, MoCo v2, mmpretrain DenseCL and mmscrl DenseCL with ResNet-50
 # at batch 64 (224 px), interleaved, with the ratios against the baselines;
-# mmcv's CUDA RoIAlign against torchvision's; per-worker data throughput.
+# mmcv's CUDA RoIAlign against torchvision's; per-worker data throughput,
+# with the DALI loader on its CPU and GPU operators when the optional extra
+# is installed (pip install -e .[dali]; rows 'DALI GPU' in results.md).
 # Writes results.json, results.md and ratios.png to OUT_DIR.
 #
 #   bash tools/benchmarks/gpu_check.sh [OUT_DIR]            # on a GPU
@@ -46,6 +48,7 @@ except Exception as e:  # mmcv built without CUDA ops
 print(f'gpu_check: {torch.cuda.get_device_name()}, torch {torch.__version__}'
       f', CUDA {torch.version.cuda}, mmcv {mmcv.__version__}')
 PY
+"$PYTHON" -c 'from mmscrl.datasets.dali_loader import dali_available as a; print("gpu_check: DALI", "installed: the data section measures DALI CPU and GPU" if a() else "not installed (pip install -e .[dali]): no DALI rows")'
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv || true
 
 # steps: 6 models x (5 warm-up + 20 timed) AMP steps at batch 64; the
