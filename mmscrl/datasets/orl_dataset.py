@@ -51,6 +51,15 @@ class ORLDataset(BaseDataset):
         topk_knn_image (int): Number of leading kNN slots to sample from
             (official ``topk_knn_image``). Defaults to 10.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
+
+    Raises:
+        ValueError: when the data list is loaded, naming ``ann_file`` and
+            the entry: if the file is malformed, if ``topk_knn_image``
+            exceeds its kNN slots, or if an image name is absolute, leaves
+            the image folder (``../../x.jpg``) or is not valid UTF-8 (such
+            names only come from a foreign or crafted file; the check is
+            lexical, :func:`mmscrl.orl.utils.check_image_name`, so symlinks
+            inside the user's own image folder are followed as usual).
     """
 
     def __init__(self,
@@ -74,7 +83,20 @@ class ORLDataset(BaseDataset):
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
+        """One entry per image of the correspondence file.
+
+        Returns:
+            list[dict]: ``img_path`` (``data_prefix`` joined with the
+            validated relative name), ``boxes``, ``knn`` and ``pairs`` (the
+            first ``topk_knn_image`` slots).
+
+        Raises:
+            ValueError: see the class docstring.
+        """
         from mmscrl.orl import load_correspondence
+
+        # names are checked by the loader: relative, inside the image
+        # folder, UTF-8 (mmscrl.orl.utils.check_image_name)
         corr = load_correspondence(self.ann_file)
         num_slots = corr.knn.shape[1]
         if self.topk_knn_image > num_slots:

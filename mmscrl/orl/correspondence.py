@@ -26,7 +26,14 @@ atomically into ``work_dir`` with the fingerprint of every setting (model
 content hash, proposals hash, image list, filter settings, patch size,
 cache dtype; plus kNN hash, k and pair ratio for pass 2); a restart with
 the same settings skips finished chunks. Under ``torchrun`` the chunks are
-dealt round-robin over the ranks (mmengine.dist); rank 0 merges.
+dealt round-robin over the ranks (mmengine.dist); rank 0 merges. The
+embedding cache files (``emb_*.npy``, memory-mapped, without the zip CRCs
+of the ``.npz`` chunks) are checksummed: their SHA-256, size, shape and
+dtype are recorded in their ``emb_*.npz`` chunk when written and verified on
+reuse, so a changed byte is recomputed when found at a restart and refused
+by name when found at use, never turned into other pairs (see
+:mod:`mmscrl.orl.jobs`; a cache of an older mmscrl without a checksum is
+refused as stale, ``--overwrite-stale`` recomputes it).
 """
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -37,6 +44,7 @@ from .io import (ORLCorrespondence, flatten_ragged, save_correspondence,
                  unflatten_ragged)
 from .jobs import (NPZ_READ_ERRORS, ChunkedJob, array_digest, atomic_write,
                    crc32_of, model_digest, side_path)
+from .utils import check_image_names
 
 __all__ = [
     'num_pairs', 'topk_pairs', 'mine_pairs', 'correspondence_reference',
@@ -234,6 +242,13 @@ def run_correspondence(model,
     Returns:
         tuple[ORLCorrespondence | None, dict]: the merged result (rank 0;
         ``None`` elsewhere) and counters (``roi_forwards`` of this rank).
+
+    Raises:
+        ValueError: naming the entry or file, if a name is not a UTF-8 path
+            inside ``data_root``, the inputs disagree, an image cannot be
+            read, a chunk is stale (:class:`~mmscrl.orl.jobs.StaleChunkError`)
+            or damaged, or a cached embedding file does not match the
+            checksum recorded when it was written.
     """
     from torch.utils.data import DataLoader
 
@@ -244,7 +259,8 @@ def run_correspondence(model,
     if emb_dtype not in EMB_DTYPES:
         raise ValueError(f'emb_dtype must be one of {EMB_DTYPES}, got '
                          f'{emb_dtype!r}')
-    names = list(file_names)
+    names = check_image_names(list(file_names),
+                              'run_correspondence: file_names')
     n = len(names)
     knn = np.asarray(knn, dtype=np.int64)
     if len(raw_boxes) != n or knn.ndim != 2 or knn.shape[0] != n:

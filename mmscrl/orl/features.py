@@ -3,8 +3,8 @@
 
 * **Image features for kNN** (official ``ExtractorHook``/``Extractor``):
   eval mode, torchvision ``Resize(256) -> CenterCrop(224) -> ToTensor ->
-  Normalize`` (PIL bilinear), then the *online projector* output (neck of backbone C5),
-  L2-normalised (256-d for ORL).
+  Normalize`` (PIL bilinear), then the *online projector* output (neck of
+  backbone C5), L2-normalised (256-d for ORL).
 * **RoI embeddings** (official ``CorrespondenceDataset`` +
   ``Correspondence.forward_test``): each filtered box is cut with
   ``TF.resized_crop(img, y, x, h, w, 224)`` (bilinear), ``ToTensor``,

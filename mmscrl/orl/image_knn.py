@@ -21,6 +21,7 @@ import torch
 from .io import ORLKnn, save_knn
 from .jobs import ChunkedJob, atomic_write, crc32_of, model_digest
 from .knn import knn_search
+from .utils import check_image_names
 
 __all__ = ['run_image_knn']
 
@@ -65,12 +66,18 @@ def run_image_knn(model,
 
     Returns:
         ORLKnn | None: the result on rank 0, ``None`` on other ranks.
+
+    Raises:
+        ValueError: naming the entry, if a name is not a UTF-8 path inside
+            ``data_root`` (:func:`~mmscrl.orl.utils.check_image_name`), an
+            image cannot be read, or a chunk is stale
+            (:class:`~mmscrl.orl.jobs.StaleChunkError`) or damaged.
     """
     from mmengine.dist import barrier, get_dist_info
     from torch.utils.data import DataLoader
 
     from .features import ImageListDataset, image_features, worker_init
-    names = list(file_names)
+    names = check_image_names(list(file_names), 'run_image_knn: file_names')
     n = len(names)
     rank, world = get_dist_info()
     feat_fp = dict(tool='image_knn.features', model=model_digest(model),

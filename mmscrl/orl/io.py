@@ -50,9 +50,13 @@ extension names, atomically (temporary file in the same folder, then
 All npz files go through one schema path (:func:`save_npz` /
 :func:`load_npz`): each data class names its ``NPZ_FORMAT`` and converts
 itself to and from flat arrays. Every reader validates shapes, lengths,
-index ranges, box sizes (``w, h >= 0``) and kNN lists (no image is its own
-neighbour) and raises :class:`ValueError` naming the file and the key at
-fault; a damaged or truncated ``.npz`` is reported by name as such.
+index ranges, box sizes (``w, h >= 0``), kNN lists (no image is its own
+neighbour) and image names (UTF-8 paths inside the data root: an absolute
+name or one that leaves the root, ``../../x.jpg``, is refused, see
+:func:`mmscrl.orl.utils.check_image_name`) and raises :class:`ValueError`
+naming the file and the key at fault; a damaged or truncated ``.npz`` is
+reported by name as such. Writers validate too, so no mmscrl tool writes a
+name that a reader would refuse.
 """
 import json
 from dataclasses import dataclass, field
@@ -61,6 +65,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .jobs import NPZ_READ_ERRORS, atomic_write
+from .utils import check_image_names
 
 __all__ = [
     'ORLProposals', 'ORLKnn', 'ORLCorrespondence', 'save_proposals',
@@ -199,7 +204,8 @@ def _check_names(names, source: str, key: str = 'file_name') -> List[str]:
         if not isinstance(n, (str, np.str_)):
             raise ValueError(f'{source}: "{key}"[{i}] = {n!r} is not a '
                              'string')
-    return [str(n) for n in names]
+    # UTF-8 and inside the data root (mmscrl.orl.utils.check_image_name)
+    return check_image_names([str(n) for n in names], source, key)
 
 
 def _check_info(info, source: str) -> dict:

@@ -15,7 +15,22 @@ folder, skip finished chunks on a restart and finally merge the chunks.
 * **Corrupt chunks.** A chunk that cannot be read when the job scans the
   work folder (truncated or damaged by something else; our own writes are
   atomic) is reported by name and recomputed. One that fails when merging
-  raises :class:`ValueError` naming the file to delete.
+  raises :class:`ValueError` naming the file to delete. The ``.npz`` chunks
+  carry zip CRCs, so numpy detects a flipped byte in them; a **side file**
+  (e.g. the memory-mapped ``emb_*.npy`` RoI-embedding cache of stage 2c) has
+  none, so the chunk records its SHA-256, byte size and (``.npy``) shape
+  and dtype in ``side_digests`` when it is written (after the side file, so
+  the record describes what is on disk; the chunk's fingerprint says what
+  produced it). The side file is verified against that record when the job
+  scans the folder (a mismatch is named and recomputed, like a corrupt
+  chunk) and again when it is read for use (a mismatch is a
+  :class:`ValueError` naming the side file and its chunk). A chunk with side
+  files but no record (written by an older mmscrl) cannot be verified and
+  is treated as stale: refused, or recomputed with ``overwrite_stale``.
+  Cost: one sequential read and SHA-256 of the side files per check, twice
+  per run (scan, use) plus once when written; for COCO's ~17 GB float16
+  cache that is tens of seconds to a few minutes (SHA-256 runs at 0.3 to
+  2 GB/s per core), small next to the hours of computing it.
 * **Ranks and processes.** Chunks are dealt round-robin over the
   ``torchrun`` ranks (each rank scans only its own chunks, so no two
   processes touch one file), or computed by a :class:`multiprocessing.Pool`
@@ -45,7 +60,8 @@ from mmscrl.utils.fileio import atomic_write
 __all__ = [
     'atomic_write', 'save_npz_atomic', 'crc32_of', 'array_digest',
     'model_digest', 'StaleChunkError', 'Chunk', 'ChunkedJob', 'side_path',
-    'ThrottledProgress', 'die_with_parent', 'NPZ_READ_ERRORS'
+    'ThrottledProgress', 'die_with_parent', 'NPZ_READ_ERRORS',
+    'file_sha256', 'side_record', 'check_side_record'
 ]
 
 #: what numpy raises on a damaged ``.npz``/``.npy`` (zip directory, member
@@ -96,6 +112,74 @@ def model_digest(model) -> str:
 def side_path(chunk: 'Chunk', suffix: str) -> str:
     """Path of a side file of ``chunk`` (``suffix`` like ``'.npy'``)."""
     return chunk.path[:-len('.npz')] + suffix
+
+
+def file_sha256(path: str, block: int = 1 << 22) -> str:
+    """SHA-256 (hex) of a file's bytes, read in ``block``-byte pieces."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for piece in iter(lambda: f.read(block), b''):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def _npy_header(path: str):
+    """``(shape, dtype.str)`` from an ``.npy`` header (no data read)."""
+    arr = np.load(path, mmap_mode='r', allow_pickle=False)
+    shape, dtype = list(arr.shape), arr.dtype.str
+    del arr
+    return shape, dtype
+
+
+def side_record(path: str) -> dict:
+    """What a chunk records about one of its side files: ``sha256`` and
+    ``bytes``, plus ``shape`` and ``dtype`` for an ``.npy``.
+
+    Args:
+        path (str): the side file, as written.
+
+    Returns:
+        dict: JSON-serialisable record (see :func:`check_side_record`).
+    """
+    rec = dict(bytes=os.path.getsize(path), sha256=file_sha256(path))
+    if path.endswith('.npy'):
+        rec['shape'], rec['dtype'] = _npy_header(path)
+    return rec
+
+
+def check_side_record(path: str, rec: dict) -> Optional[str]:
+    """Compare a side file with the record of :func:`side_record`.
+
+    Args:
+        path (str): the side file.
+        rec (dict): the record stored in its chunk.
+
+    Returns:
+        str | None: what differs (a message that follows ``'<path>: '``),
+        or ``None`` when the file matches the record.
+    """
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        return 'missing'
+    if size != rec.get('bytes'):
+        return (f'{size} bytes, but {rec.get("bytes")} were written '
+                '(truncated or replaced)')
+    if path.endswith('.npy') and 'shape' in rec:
+        try:
+            shape, dtype = _npy_header(path)
+        except NPZ_READ_ERRORS as e:
+            return f'damaged .npy header ({type(e).__name__}: {e})'
+        if [shape, dtype] != [rec['shape'], rec['dtype']]:
+            return (f'a {dtype} array of shape {tuple(shape)}, but a '
+                    f'{rec["dtype"]} array of shape {tuple(rec["shape"])} '
+                    'was written')
+    digest = file_sha256(path)
+    if digest != rec.get('sha256'):
+        return (f'SHA-256 {digest[:16]}... differs from the '
+                f'{str(rec.get("sha256"))[:16]}... recorded when it was '
+                'written: the file was changed or damaged since')
+    return None
 
 
 class StaleChunkError(ValueError):
@@ -207,11 +291,15 @@ class ChunkedJob:
             (round-robin). Defaults to 0 and 1.
         side_suffixes (Sequence[str]): extra files per chunk written by the
             compute function before the chunk itself (e.g. ``'.npy'`` for a
-            memory-mappable array); deleted with a stale/corrupt chunk.
+            memory-mappable array); checksummed when the chunk is
+            written and verified on reuse (see the module docstring);
+            deleted with a stale/corrupt chunk.
         progress_interval (float): seconds between progress updates.
 
     A chunk file is an ``.npz`` with the computed arrays plus
-    ``chunk_fingerprint`` (JSON), ``start`` and ``end``.
+    ``chunk_fingerprint`` (JSON), ``start`` and ``end``, and with side files
+    ``side_digests`` (JSON ``{suffix: {"sha256", "bytes", "shape",
+    "dtype"}}``, see :func:`side_record`).
     """
 
     def __init__(self, work_dir: str, prefix: str, num_items: int,
@@ -264,41 +352,71 @@ class ChunkedJob:
                 f'stale chunks, or delete {self.work_dir} or use another '
                 '--work-dir.')
 
+    def _side_problem(self, chunk: Chunk,
+                      records: Optional[dict]) -> Optional[str]:
+        """First side file of ``chunk`` that does not match ``records``
+        (the chunk's ``side_digests``), as ``'<path>: <what differs>'``;
+        ``None`` when all match."""
+        for suffix in self.side_suffixes:
+            side = side_path(chunk, suffix)
+            rec = (records or {}).get(suffix)
+            if rec is None:
+                return f'{side}: no checksum in {chunk.path}'
+            problem = check_side_record(side, rec)
+            if problem:
+                return f'{side}: {problem}'
+        return None
+
+    def _unverifiable(self, chunk: Chunk) -> List[str]:
+        """The stale-setting entry of a chunk whose side files carry no
+        checksum (written by an older mmscrl)."""
+        sides = ', '.join(osp.basename(side_path(chunk, s))
+                          for s in self.side_suffixes)
+        return [f'side-file checksum (the chunk has none: written by an '
+                f'older mmscrl, so {sides} cannot be verified)']
+
     def _check_existing(self, chunk: Chunk) -> bool:
-        """True if ``chunk`` exists, is readable and up to date; removes a
-        corrupt one (and a stale one with ``overwrite_stale``)."""
+        """True if ``chunk`` exists, is readable, up to date and its side
+        files match their checksums; removes a corrupt one (and a stale one
+        with ``overwrite_stale``)."""
         if not osp.exists(chunk.path):
             return False
         try:
             with np.load(chunk.path, allow_pickle=False) as z:
                 stored = json.loads(str(z['chunk_fingerprint'])) \
                     if 'chunk_fingerprint' in z.files else None
+                sides = json.loads(str(z['side_digests'])) \
+                    if 'side_digests' in z.files else None
                 span = (int(z['start']), int(z['end']))
-            for s in self.side_suffixes:
-                side = side_path(chunk, s)
-                if side.endswith('.npy'):
-                    np.load(side, mmap_mode='r')
-                elif not osp.exists(side):
-                    raise OSError(f'{side} is missing')
         except NPZ_READ_ERRORS + (json.JSONDecodeError, ) as e:
-            print(f'[{self.name}] {chunk.path}: corrupt or truncated chunk '
-                  f'({type(e).__name__}: {e}); it will be recomputed',
-                  flush=True)
-            self._remove(chunk)
+            self._recompute_corrupt(chunk, f'{chunk.path}: corrupt or '
+                                    f'truncated chunk ({type(e).__name__}: '
+                                    f'{e})')
             return False
         diff = ['fingerprint (the chunk has none: written by an older '
                 'mmscrl)'] if stored is None else self._diff(stored)
         if span != (chunk.start, chunk.end):
             diff.insert(0, f'item range (chunk: {span}, this run: '
                         f'{(chunk.start, chunk.end)})')
-        if not diff:
-            return True
-        if not self.overwrite_stale:
-            raise StaleChunkError(self._stale_message(chunk, diff))
-        print(f'[{self.name}] {chunk.path}: stale ({"; ".join(diff)}); '
-              'recomputing', flush=True)
+        if self.side_suffixes and sides is None:
+            diff += self._unverifiable(chunk)
+        if diff:
+            if not self.overwrite_stale:
+                raise StaleChunkError(self._stale_message(chunk, diff))
+            print(f'[{self.name}] {chunk.path}: stale ({"; ".join(diff)}); '
+                  'recomputing', flush=True)
+            self._remove(chunk)
+            return False
+        problem = self._side_problem(chunk, sides)
+        if problem:
+            self._recompute_corrupt(chunk, f'{problem} (side file of '
+                                    f'{chunk.path})')
+            return False
+        return True
+
+    def _recompute_corrupt(self, chunk: Chunk, reason: str) -> None:
+        print(f'[{self.name}] {reason}; it will be recomputed', flush=True)
         self._remove(chunk)
-        return False
 
     def pending(self) -> List[Chunk]:
         """This rank's chunks that still have to be computed (checks every
@@ -306,21 +424,34 @@ class ChunkedJob:
         return [c for c in self.mine() if not self._check_existing(c)]
 
     def write(self, chunk: Chunk, arrays: Dict[str, np.ndarray]) -> None:
-        """Write ``chunk`` atomically with its fingerprint."""
-        _write_chunk(self.fp_json, chunk, arrays)
+        """Write ``chunk`` atomically with its fingerprint and the records
+        of its side files (written before, by the compute function)."""
+        _write_chunk(self.fp_json, chunk, arrays, self.side_suffixes)
 
     def read(self, chunk: Chunk) -> Dict[str, np.ndarray]:
-        """All arrays of a finished chunk, after checking its fingerprint.
+        """All arrays of a finished chunk, after checking its fingerprint
+        and its side files' checksums.
+
+        Args:
+            chunk (Chunk): one of :attr:`chunks`.
+
+        Returns:
+            dict[str, np.ndarray]: the stored arrays (``start``, ``end``
+            and the computed ones; ``side_digests`` removed).
 
         Raises:
-            ValueError: the file is missing, corrupt or truncated (the
-                message names it and says to delete it), or
-                :class:`StaleChunkError` if its settings differ.
+            ValueError: the file is missing, corrupt or truncated, or a side
+                file does not match its checksum (the message names the
+                files and says to delete them), or
+                :class:`StaleChunkError` if its settings differ (or it has
+                side files without checksums).
         """
         try:
             with np.load(chunk.path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
             stored = json.loads(str(data.pop('chunk_fingerprint')))
+            sides = json.loads(str(data.pop('side_digests'))) \
+                if 'side_digests' in data else None
             span = (int(data['start']), int(data['end']))
         except FileNotFoundError:
             raise ValueError(
@@ -337,8 +468,16 @@ class ChunkedJob:
         if span != (chunk.start, chunk.end):
             diff.insert(0, f'item range (chunk: {span}, this run: '
                         f'{(chunk.start, chunk.end)})')
+        if self.side_suffixes and sides is None:
+            diff += self._unverifiable(chunk)
         if diff:
             raise StaleChunkError(self._stale_message(chunk, diff))
+        problem = self._side_problem(chunk, sides)
+        if problem:
+            raise ValueError(
+                f'{problem} (side file of {chunk.path} in the {self.name} '
+                f'pass); delete both files and rerun the same command, they '
+                'will be recomputed')
         return data
 
     def run(self, compute: Callable, pool=None,
@@ -372,19 +511,28 @@ class ChunkedJob:
             for c in todo:
                 self.write(c, compute(c, prog, *args(c)))
         else:
-            tasks = [(self.fp_json, compute, c, args(c)) for c in todo]
+            tasks = [(self.fp_json, compute, c, args(c),
+                      self.side_suffixes) for c in todo]
             for n in pool.imap_unordered(_pool_task, tasks):
                 prog.update(n * unit)
         return n_todo
 
 
-def _write_chunk(fp_json: str, chunk: Chunk, arrays: dict) -> None:
+def _write_chunk(fp_json: str, chunk: Chunk, arrays: dict,
+                 side_suffixes: Sequence[str] = ()) -> None:
+    """Write a chunk: ``arrays``, the fingerprint, the item range and (with
+    side files) ``side_digests``, the JSON ``{suffix: side_record}`` of the
+    side files as they are on disk now."""
+    extra = {}
+    if side_suffixes:
+        extra['side_digests'] = np.asarray(json.dumps(
+            {s: side_record(side_path(chunk, s)) for s in side_suffixes}))
     save_npz_atomic(chunk.path, chunk_fingerprint=np.asarray(fp_json),
                     start=np.asarray(chunk.start), end=np.asarray(chunk.end),
-                    **arrays)
+                    **extra, **arrays)
 
 
 def _pool_task(task) -> int:
-    fp_json, compute, chunk, args = task
-    _write_chunk(fp_json, chunk, compute(chunk, None, *args))
+    fp_json, compute, chunk, args, side_suffixes = task
+    _write_chunk(fp_json, chunk, compute(chunk, None, *args), side_suffixes)
     return chunk.end - chunk.start

@@ -33,7 +33,7 @@ import numpy as np
 from .io import ORLProposals, flatten_ragged, save_proposals, \
     unflatten_ragged
 from .jobs import ChunkedJob, crc32_of, die_with_parent
-from .utils import load_rgb
+from .utils import check_image_names, load_rgb
 
 __all__ = [
     'seed_c_rng', 'image_seed', 'selective_search', 'load_rgb',
@@ -179,8 +179,15 @@ def run_selective_search(data_root: str,
 
     Returns:
         ORLProposals: the merged proposals (``info['fingerprint']`` set).
+
+    Raises:
+        ValueError: naming the entry, if a name is not a UTF-8 path inside
+            ``data_root`` (:func:`~mmscrl.orl.utils.check_image_name`), an
+            image cannot be read, or a chunk is stale
+            (:class:`~.jobs.StaleChunkError`) or damaged.
     """
-    names = list(file_names)
+    names = check_image_names(list(file_names), 'run_selective_search: '
+                              'file_names')
     fp = ss_fingerprint(names, mode, base_seed, base_k, inc_k, sigma)
     job = ChunkedJob(work_dir, 'ss', len(names), chunk_size, fp,
                      'selective search', overwrite_stale,

@@ -201,7 +201,8 @@ def time_pair_mining(work: str, n: int, knn: np.ndarray) -> float:
     with np.load(osp.join(work, first)) as z:
         fp = json.loads(str(z['chunk_fingerprint']))
         size = int(z['end']) - int(z['start'])
-    store = _EmbeddingStore(ChunkedJob(work, 'emb', n, size, fp))
+    store = _EmbeddingStore(
+        ChunkedJob(work, 'emb', n, size, fp, side_suffixes=('.npy', )))
     t = time.perf_counter()
     for i in range(n):
         bq, fq = store.get(i)

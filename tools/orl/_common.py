@@ -24,8 +24,9 @@ def add_job_args(parser, progress_interval: float = 30.,
                         '(default: <out>.parts)')
     parser.add_argument('--overwrite-stale', action='store_true',
                         help='recompute chunks in --work-dir that were made '
-                        'with other settings (default: refuse and name the '
-                        'settings that differ)')
+                        'with other settings, or whose cache files have no '
+                        'checksum (default: refuse and name the settings '
+                        'that differ)')
     parser.add_argument('--progress-interval', type=float,
                         default=progress_interval,
                         help='seconds between progress bar updates')
@@ -65,6 +66,7 @@ def add_image_list_args(parser):
                         help='COCO json giving the canonical image order '
                         '(images[*].file_name)')
     parser.add_argument('--img-list', default=None,
-                        help='text file with one relative image path per '
-                        'line (canonical order); default: sorted scan of '
+                        help='UTF-8 text file with one relative image path '
+                        'per line (canonical order); default: sorted scan of '
+                        '--data-root. Names must be UTF-8 and stay inside '
                         '--data-root')

@@ -17,7 +17,11 @@ concatenated in order, e.g. COCO+). Boxes are filtered as the official code
 embeddings are computed once, cached (float16 by default) and reused.
 Resumable: rerun the same command (chunks in --work-dir; chunks made with
 other settings, proposals, kNN or checkpoint are refused, or recomputed
-with --overwrite-stale).
+with --overwrite-stale). The embedding cache (emb_*.npy) is checksummed
+(SHA-256 recorded when written): a damaged file is named and recomputed at
+a restart, or refused by name when found in use; a cache written by an
+older mmscrl without checksums counts as stale (--overwrite-stale).
+Image names must be UTF-8 paths inside --data-root (refused otherwise).
 """
 import os.path as osp
 import sys
