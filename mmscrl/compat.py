@@ -42,10 +42,15 @@ patch is never applied blindly to code it was not written for.
    ``LocalBackend.put`` write a temporary file in the same folder, fsync it
    and rename it into place; the hook writes ``last_checkpoint`` the same
    way once the checkpoint is complete and only then deletes outdated
-   checkpoints. ``Runner`` resume (``--resume`` / ``resume=True``) verifies
-   the checkpoint that ``last_checkpoint`` names (a complete zip archive)
-   and otherwise falls back to the newest complete checkpoint of the work
-   dir, with a warning naming the bad file; with none left it raises.
+   checkpoints. ``Runner`` auto-resume (``--resume`` / ``resume=True``)
+   checks the checkpoint that ``last_checkpoint`` names (a complete zip
+   archive with the training state ``Runner.resume`` reads, inspected
+   without unpickling code) and otherwise falls back, with a warning
+   naming the bad file, to the newest such checkpoint of the run itself
+   (``iter_N.pth`` / ``epoch_N.pth``, never another file that merely has a
+   number in its name), looking in the work dir too when the work dir was
+   moved; with none left it raises, saying how to resume explicitly. A
+   failed write (e.g. ``ENOSPC``) raises an ``OSError`` naming the file.
 6. mmcv's ``LoadImageFromFile`` re-raises OpenCV's decoder error (``!buf.
    empty()`` for a zero-byte file) or an ``AssertionError`` without naming
    the image. We re-raise them as :class:`ImageLoadError` naming the file
@@ -61,8 +66,10 @@ patch is never applied blindly to code it was not written for.
 """
 import functools
 import glob
+import io
 import os
 import os.path as osp
+import pickle
 import re
 import warnings
 import zipfile
@@ -340,21 +347,140 @@ def checkpoint_is_complete(path: str) -> bool:
         return False
 
 
+#: file names that mmengine's ``CheckpointHook`` gives a run's checkpoints
+#: (its default ``filename_tmpl``: ``iter_{}.pth`` / ``epoch_{}.pth``)
+RUN_CHECKPOINT_NAME = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
+#: top-level keys ``Runner.resume`` reads, and the keys of their ``meta``
+RESUME_KEYS = ('meta', 'state_dict', 'message_hub')
+RESUME_META_KEYS = ('epoch', 'iter')
+
+
 def _checkpoint_number(path: str) -> int:
-    """The step number in ``iter_N.pth`` / ``epoch_N.pth`` (-1 if none)."""
-    nums = re.findall(r'(\d+)', osp.basename(path))
-    return int(nums[-1]) if nums else -1
+    """The step ``N`` of a run's ``iter_N.pth`` / ``epoch_N.pth`` (-1 for
+    any other name: such a file is not a checkpoint of the run)."""
+    match = RUN_CHECKPOINT_NAME.match(osp.basename(path))
+    return int(match.group(2)) if match else -1
+
+
+class _Inert:
+    """What :class:`_KeysOnlyUnpickler` returns for every global a pickle
+    names: nothing is imported, and calling, building or filling it does
+    nothing, so no code of the file runs."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+    def __setitem__(self, key, value):
+        pass
+
+    def append(self, item):
+        pass
+
+    def extend(self, items):
+        pass
+
+
+class _KeysOnlyUnpickler(pickle.Unpickler):
+    """Reads the structure of a ``torch.save`` ``data.pkl`` (dicts, lists,
+    strings, numbers) and replaces every class, function and tensor storage
+    by :class:`_Inert` / None, without importing or calling anything."""
+
+    def find_class(self, module, name):
+        return _Inert
+
+    def persistent_load(self, pid):
+        return None
+
+
+def checkpoint_resume_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be resumed from, or None if it can.
+
+    A resumable checkpoint is a complete ``torch.save`` zip archive (no
+    member fails its CRC check) whose top-level dict has the keys
+    ``Runner.resume`` reads (:data:`RESUME_KEYS`, and ``epoch`` / ``iter``
+    in ``meta``). The file is read once (the CRC check); its small
+    ``data.pkl`` member is then parsed by :class:`_KeysOnlyUnpickler`,
+    which imports and runs nothing, so a crafted file cannot run code here.
+
+    Args:
+        path (str): A local checkpoint file.
+
+    Returns:
+        str | None: The problem, phrased to follow the file name (``'is
+        missing'``, ``'is empty (0 bytes)'``, ``'is truncated or corrupt
+        ...'``, ``'has no training state ...'``), or None.
+    """
+    if not osp.isfile(path):
+        return 'is missing'
+    size = osp.getsize(path)
+    if size == 0:
+        return 'is empty (0 bytes)'
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                return (f'is corrupt ({size} bytes; member {bad} fails its '
+                        'CRC check)')
+            pkl = [n for n in zf.namelist()
+                   if n == 'data.pkl' or n.endswith('/data.pkl')]
+            if not pkl:
+                return (f'is not a torch.save archive ({size} bytes; no '
+                        'data.pkl member)')
+            data = zf.read(pkl[0])
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        return (f'is truncated or corrupt ({size} bytes; not a complete '
+                f'torch.save zip archive: {e})')
+    try:
+        obj = _KeysOnlyUnpickler(io.BytesIO(data)).load()
+    except Exception as e:  # noqa: BLE001  (malformed pickles vary)
+        return (f'is corrupt ({size} bytes; its data.pkl cannot be parsed: '
+                f'{type(e).__name__}: {e})')
+    if not isinstance(obj, dict):
+        return (f'has no training state (it holds a '
+                f'{type(obj).__name__}, not a dict with '
+                f'{", ".join(RESUME_KEYS)})')
+    missing = [repr(k) for k in RESUME_KEYS if k not in obj]
+    meta = obj.get('meta')
+    if isinstance(meta, dict):
+        missing += [f"meta[{k!r}]" for k in RESUME_META_KEYS
+                    if k not in meta]
+    if missing:
+        return (f'has no training state (no {", ".join(missing)}; e.g. a '
+                'backbone-only or converted file)')
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = osp.abspath(path), osp.abspath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def find_latest_complete_checkpoint(work_dir: str,
                                     find_latest: Callable = None
                                     ) -> Optional[str]:
-    """The checkpoint to auto-resume from, never a truncated one.
+    """The checkpoint to auto-resume from: the run's own, complete one.
 
     Reads ``<work_dir>/last_checkpoint`` (mmengine's record of the last
-    save). If it names a missing or incomplete local file, the newest
-    complete ``*.pth`` in that file's folder (by the step number in its
-    name) is used instead, with a warning.
+    save) and returns the file it names if that can be resumed from
+    (:func:`checkpoint_resume_problem`). Otherwise, with a warning saying
+    why and what was taken instead:
+
+    * if the named file is missing and lies outside ``work_dir`` (a work
+      dir that was moved or copied keeps the old absolute path), the file
+      of the same name in ``work_dir`` is used;
+    * else the run's newest resumable checkpoint: a file named
+      ``iter_N.pth`` / ``epoch_N.pth`` (mmengine ``CheckpointHook`` names,
+      of the same kind as the named file), largest ``N`` first, searched
+      in the named file's folder and in ``work_dir``. Other ``*.pth`` files
+      (backups, converted backbones, other runs) never qualify; how many
+      were passed over is reported.
+
+    An empty ``last_checkpoint`` is handled the same way (warning, then the
+    newest resumable checkpoint). Remote paths (``s3://`` ...) and folders
+    (DeepSpeed) are returned unchecked.
 
     Args:
         work_dir (str): The run's work directory.
@@ -363,38 +489,91 @@ def find_latest_complete_checkpoint(work_dir: str,
             ``mmengine.runner.checkpoint``.
 
     Returns:
-        str | None: Checkpoint path, or None when nothing was saved.
+        str | None: Checkpoint path, or None when nothing was saved (no
+        ``last_checkpoint``).
 
     Raises:
-        FileNotFoundError: ``last_checkpoint`` exists but no complete
-            checkpoint is left (the message names the files).
+        FileNotFoundError: ``last_checkpoint`` exists but no checkpoint of
+            the run can be resumed from; the message names the files and
+            says how to resume explicitly (``--resume PATH``) or start over.
     """
     if find_latest is None:
         from mmengine.runner.checkpoint import find_latest_checkpoint
         find_latest = find_latest_checkpoint
+    record = osp.join(work_dir, 'last_checkpoint')
     last = find_latest(work_dir)
-    if not last or '://' in last or osp.isdir(last):
+    if last is None:
+        return None
+    last = last.strip()
+    if last and ('://' in last or osp.isdir(last)):
         return last  # remote storage or deepspeed folder: not checked here
-    if checkpoint_is_complete(last):
-        return last
-    folder = osp.dirname(last) or work_dir
-    candidates = sorted(
-        (p for p in glob.glob(osp.join(folder, '*.pth'))
-         if osp.abspath(p) != osp.abspath(last)),
-        key=lambda p: (_checkpoint_number(p), os.stat(p).st_mtime),
-        reverse=True)
-    why = 'is missing' if not osp.exists(last) else 'is truncated/corrupt'
-    for cand in candidates:
-        if checkpoint_is_complete(cand):
-            warnings.warn(f'resume: {last} (named by '
-                          f'{osp.join(work_dir, "last_checkpoint")}) {why}; '
-                          f'resuming from {cand}, the newest complete '
-                          'checkpoint')
+    folders = [work_dir]
+    checked = set()  # files already judged (and explained in ``why``)
+    if last:
+        problem = checkpoint_resume_problem(last)
+        if problem is None:
+            return last
+        checked.add(osp.abspath(last))
+        why = f'{last} (named by {record}) {problem}'
+        moved = not osp.exists(last) and not _inside(last, work_dir)
+        if moved:
+            same = osp.join(work_dir, osp.basename(last))
+            problem = checkpoint_resume_problem(same)
+            if problem is None:
+                warnings.warn(
+                    f'resume: {why}; the work dir was probably moved or '
+                    f'copied: resuming from {same}, the file of the same '
+                    'name in the work dir')
+                return same
+            checked.add(osp.abspath(same))
+            why += f' (the work dir was probably moved; {same} {problem})'
+        elif osp.isdir(osp.dirname(last)):
+            folders.insert(0, osp.dirname(last))
+    else:
+        why = (f'{record} is empty (e.g. written by an interrupted run or '
+               'an editor) and names no checkpoint')
+    folders = list(dict.fromkeys(osp.abspath(f) for f in folders))
+    kind = RUN_CHECKPOINT_NAME.match(osp.basename(last))
+    ours, others = [], []
+    for folder in folders:
+        for path in glob.glob(osp.join(glob.escape(folder), '*.pth')):
+            match = RUN_CHECKPOINT_NAME.match(osp.basename(path))
+            if osp.abspath(path) in checked:
+                continue
+            if match and (kind is None or match.group(1) == kind.group(1)):
+                ours.append(path)
+            else:
+                others.append(osp.basename(path))
+    ours.sort(key=lambda p: (_checkpoint_number(p), os.stat(p).st_mtime),
+              reverse=True)
+    skipped = []
+    for cand in ours:
+        problem = checkpoint_resume_problem(cand)
+        if problem is None:
+            note = ''
+            if skipped:
+                note += (f'; passed over {len(skipped)} newer file(s): '
+                         + '; '.join(skipped))
+            if others:
+                note += (f'; ignored {len(others)} .pth file(s) not named '
+                         f'like this run\'s checkpoints: {others[:5]}')
+            warnings.warn(f'resume: {why}; resuming from {cand}, the '
+                          f'newest complete checkpoint of this run{note}')
             return cand
+        skipped.append(f'{osp.basename(cand)} {problem}')
+    detail = ''
+    if skipped:
+        detail += f'; unusable: {"; ".join(skipped)}'
+    if others:
+        detail += (f'; ignored {len(others)} .pth file(s) not named like '
+                   f"this run's checkpoints: {others[:5]}")
     raise FileNotFoundError(
-        f'resume: {last} (named by {osp.join(work_dir, "last_checkpoint")}) '
-        f'{why} and {folder} holds no other complete checkpoint '
-        f'(checked: {candidates}); delete last_checkpoint to start over')
+        f'resume: {why}, and {" / ".join(folders)} holds no checkpoint of '
+        'this run (iter_N.pth / epoch_N.pth with training state) to resume '
+        f'from{detail}. To resume from a checkpoint elsewhere, pass it '
+        f'explicitly: tools/train.py CONFIG --work-dir {work_dir} '
+        '--resume PATH (or load_from=PATH and resume=True in the config); '
+        f'to start over instead, delete {record}.')
 
 
 def _save_checkpoint_with_step(self, runner, step, meta):

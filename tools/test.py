@@ -20,13 +20,14 @@ no need to find those scripts in ``site-packages``. The backbone's
 ``PretrainedBackbone`` init_cfg is not used: every weight comes from
 ``CHECKPOINT``.
 """
-import os.path as osp
 
 from mmengine.config import Config
 
 from mmscrl.utils.cli import (add_cfg_options, add_config_arg,
-                              add_launcher_arg, make_parser, resolve_work_dir,
-                              set_local_rank_env)
+                              add_launcher_arg, check_checkpoint_file,
+                              finalize_dataloader_cfgs, make_parser,
+                              resolve_work_dir, set_local_rank_env)
+from mmscrl.utils.config_check import warn_unknown_top_level_keys
 
 
 def parse_args(argv=None):
@@ -62,10 +63,17 @@ def _dump_metric(scope: str, out: str) -> dict:
 
 
 def build_test_config(args) -> Config:
-    """The config with the checkpoint, work dir and outputs set."""
+    """The config with the checkpoint, work dir and outputs set.
+
+    ``--cfg-options`` are merged first; then the final ``num_workers``
+    decides ``persistent_workers``, and top-level keys that nothing reads
+    are warned about.
+    """
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    finalize_dataloader_cfgs(cfg, fields=('test_dataloader', ))
+    warn_unknown_top_level_keys(cfg)
     missing = [k for k in ('test_dataloader', 'test_evaluator', 'test_cfg')
                if cfg.get(k, None) is None]
     if missing:
@@ -108,8 +116,7 @@ def main(argv=None):
 
     import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
 
-    if not (osp.isfile(args.checkpoint) or '://' in args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
+    check_checkpoint_file(args.checkpoint)
     cfg = build_test_config(args)
     runner = Runner.from_cfg(cfg)
     return runner.test()

@@ -10,6 +10,9 @@ Flags follow mmpretrain's ``tools/train.py``::
 Multi-process: ``tools/dist_train.sh CONFIG GPUS`` (torchrun) or
 ``tools/slurm_train.sh PARTITION JOB CONFIG``. Without CUDA, distributed runs
 use the gloo backend on CPU (see :mod:`mmscrl.compat`).
+
+A second training into a work dir that a running training holds is refused
+(:mod:`mmscrl.utils.work_dir_lock`).
 """
 import os.path as osp
 
@@ -17,8 +20,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmscrl.utils.cli import (add_cfg_options, add_config_arg,
-                              add_launcher_arg, make_parser, resolve_work_dir,
+                              add_launcher_arg, finalize_dataloader_cfgs,
+                              make_parser, resolve_work_dir,
                               set_local_rank_env)
+from mmscrl.utils.config_check import warn_unknown_top_level_keys
+from mmscrl.utils.work_dir_lock import work_dir_lock
 
 
 def parse_args(argv=None):
@@ -65,7 +71,13 @@ def parse_args(argv=None):
 
 
 def merge_args(cfg, args):
-    """Merge command-line arguments into the config."""
+    """Merge command-line arguments into the config.
+
+    ``--cfg-options`` are merged before the dataloader defaults and flags
+    are applied, so the final ``num_workers`` decides whether workers can
+    persist; top-level keys that nothing reads are then warned about
+    (:func:`mmscrl.utils.config_check.warn_unknown_top_level_keys`).
+    """
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
@@ -96,22 +108,15 @@ def merge_args(cfg, args):
                 f'{args.config}')
         cfg.auto_scale_lr.enable = True
 
-    def set_default_dataloader_cfg(cfg, field):
-        if cfg.get(field, None) is None:
-            return
-        dataloader_cfg = cfg[field]
-        dataloader_cfg.setdefault('persistent_workers', True)
-        if args.no_pin_memory:
-            dataloader_cfg['pin_memory'] = False
-        if args.no_persistent_workers or dataloader_cfg.get(
-                'num_workers', 0) == 0:
-            dataloader_cfg['persistent_workers'] = False
-
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        set_default_dataloader_cfg(cfg, field)
-
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # after the merge, so that the final num_workers decides
+    finalize_dataloader_cfgs(
+        cfg,
+        default_persistent_workers=True,
+        no_pin_memory=args.no_pin_memory,
+        no_persistent_workers=args.no_persistent_workers)
+    warn_unknown_top_level_keys(cfg)
     return cfg
 
 
@@ -145,8 +150,10 @@ def main(argv=None):
     check_resume_checkpoint(args.resume)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    # one training per work dir; held from the config dump to the last save
+    with work_dir_lock(cfg.work_dir):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

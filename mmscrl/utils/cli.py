@@ -7,7 +7,10 @@ declared once here: the ``config`` positional (:func:`add_config_arg`),
 ``--cfg-options`` (:func:`add_cfg_options`) and ``--launcher`` /
 ``--local-rank`` (:func:`add_launcher_arg`, :func:`set_local_rank_env`).
 :func:`resolve_work_dir` is the work-dir rule of ``tools/train.py`` and
-``tools/test.py``.
+``tools/test.py``; :func:`finalize_dataloader_cfgs` sets their dataloader
+options once ``--cfg-options`` are merged, and
+:func:`check_checkpoint_file` checks a checkpoint argument before a Runner
+is built.
 
 The module itself needs only ``argparse``, ``os`` and MMEngine's
 :class:`~mmengine.config.DictAction` (no torch). Importing it as
@@ -25,8 +28,10 @@ from mmengine.config import DictAction
 __all__ = [
     'HelpFormatter', 'RawHelpFormatter', 'make_parser', 'add_config_arg',
     'add_cfg_options', 'add_launcher_arg', 'set_local_rank_env',
-    'resolve_work_dir'
+    'resolve_work_dir', 'finalize_dataloader_cfgs', 'check_checkpoint_file'
 ]
+
+DATALOADER_FIELDS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -163,3 +168,79 @@ def resolve_work_dir(cfg, work_dir: Optional[str], config_path: str) -> None:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config_path))[0])
+
+
+def finalize_dataloader_cfgs(cfg,
+                             fields: Sequence[str] = DATALOADER_FIELDS,
+                             default_persistent_workers: bool = False,
+                             no_pin_memory: bool = False,
+                             no_persistent_workers: bool = False) -> None:
+    """Settle the worker options of the dataloader configs, in place.
+
+    Call it after ``--cfg-options`` are merged, so that the final
+    ``num_workers`` decides: ``persistent_workers`` is turned off wherever
+    ``num_workers`` is 0 (torch's ``DataLoader`` refuses the combination),
+    e.g. after ``--cfg-options train_dataloader.num_workers=0`` on a config
+    with ``persistent_workers=True``.
+
+    Args:
+        cfg (mmengine.Config): The config; modified in place. Fields that
+            are missing or None (``--no-validate``) are skipped.
+        fields (Sequence[str]): Dataloader keys to settle.
+            Defaults to train/val/test dataloaders.
+        default_persistent_workers (bool): Set ``persistent_workers=True``
+            where the config does not set it (``tools/train.py``).
+            Defaults to False.
+        no_pin_memory (bool): Set ``pin_memory=False`` (``--no-pin-memory``).
+            Defaults to False.
+        no_persistent_workers (bool): Set ``persistent_workers=False``
+            (``--no-persistent-workers``). Defaults to False.
+    """
+    for field in fields:
+        loader = cfg.get(field, None)
+        if not isinstance(loader, dict):
+            continue
+        if default_persistent_workers:
+            loader.setdefault('persistent_workers', True)
+        if no_pin_memory:
+            loader['pin_memory'] = False
+        if no_persistent_workers or loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False
+
+
+def check_checkpoint_file(path: str, option: str = 'checkpoint') -> None:
+    """Refuse a local checkpoint that is missing, empty or a truncated zip
+    archive, naming it and its size, before a Runner is built (torch's own
+    error on such a file names no file).
+
+    URLs (``://``) and folders are not checked. A file that is not a zip
+    archive at all is left to the loader (legacy ``torch.save`` files are
+    plain pickles).
+
+    Args:
+        path (str): The checkpoint argument.
+        option (str): How the tool's user gave it, for the message.
+            Defaults to ``'checkpoint'``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is empty, or a zip archive that is cut short
+            or fails its CRC check.
+    """
+    if '://' in str(path) or osp.isdir(path):
+        return
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{option} {path} not found')
+    size = osp.getsize(path)
+    if size == 0:
+        raise ValueError(f'{option} {path} is empty (0 bytes), e.g. '
+                         'truncated by an interrupted save or copy; pass a '
+                         'complete checkpoint')
+    with open(path, 'rb') as f:
+        is_zip = f.read(4) == b'PK\x03\x04'
+    from mmscrl.compat import checkpoint_is_complete
+    if is_zip and not checkpoint_is_complete(path):
+        raise ValueError(
+            f'{option} {path} is not a complete checkpoint ({size} bytes: '
+            'a truncated or corrupt torch.save zip archive, e.g. left by '
+            'an interrupted save or copy); pass a complete checkpoint')

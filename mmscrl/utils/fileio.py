@@ -7,15 +7,17 @@ content goes to a hidden temporary file in the same folder
 ``path`` with :func:`os.replace` (atomic on POSIX and Windows); the folder is
 fsynced too where the OS allows, so the rename survives a power loss. On any
 exception, ``KeyboardInterrupt`` and ``SystemExit`` included, the temporary
-file is removed and ``path`` is left as it was. A writer killed with SIGKILL
-leaves at most its ``.part`` file, never a partial ``path``; the next
-successful write of the same ``path`` removes such leftovers of writers that
-are no longer running.
+file is removed and ``path`` is left as it was; an ``OSError`` (a full disk,
+a quota) is re-raised with the same errno and a message that names ``path``.
+A writer killed with SIGKILL leaves at most its ``.part`` file, never a
+partial ``path``; the next successful write of the same ``path`` removes
+such leftovers of writers that are no longer running.
 
 Checkpoints (:mod:`mmscrl.compat`), ORL stage-2 chunks and results
 (:mod:`mmscrl.orl.jobs`), the demo data set, demo stage records, converted
 backbones and benchmark reports all use it.
 """
+import errno
 import glob
 import json
 import os
@@ -78,6 +80,33 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
+def _remove_part(tmp: str) -> bool:
+    """Remove the temporary file of a failed write; whether it is gone."""
+    try:
+        os.remove(tmp)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+def _named_write_error(err: OSError, path: str, tmp: str,
+                       removed: bool) -> OSError:
+    """``err`` (same errno, hence the same ``OSError`` subclass) with a
+    message that names the file being written and what was cleaned up."""
+    reason = err.strerror or os.strerror(err.errno)
+    where = '' if err.filename in (None, path, tmp) else (
+        f' ({err.filename})')
+    cleanup = (f'the temporary file {tmp} was removed' if removed else
+               f'the temporary file {tmp} could not be removed; delete it')
+    hint = ('; free disk space or write to another folder'
+            if err.errno in (errno.ENOSPC, errno.EDQUOT) else '')
+    return OSError(
+        err.errno, f'{reason}{where} while writing {path}: {path} was left '
+        f'as it was and {cleanup}{hint}', path)
+
+
 def atomic_write(path: str, write_fn: Callable[[Any], None],
                  mode: str = 'wb') -> str:
     """Call ``write_fn(fileobj)`` on a temporary file, then move it to
@@ -92,6 +121,15 @@ def atomic_write(path: str, write_fn: Callable[[Any], None],
 
     Returns:
         str: The absolute destination path.
+
+    Raises:
+        OSError: Writing, syncing or renaming failed (e.g. ``ENOSPC``, a
+            full disk). It has the errno (hence the ``OSError`` subclass)
+            of the original error, ``filename`` set to ``path``, and a
+            message naming ``path`` and saying that the temporary file was
+            removed; the original error is its ``__cause__``. Other
+            exceptions are re-raised unchanged (the temporary file is
+            removed all the same).
     """
     path = osp.abspath(str(path))
     folder = osp.dirname(path)
@@ -103,9 +141,10 @@ def atomic_write(path: str, write_fn: Callable[[Any], None],
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    except BaseException as e:
+        removed = _remove_part(tmp)
+        if isinstance(e, OSError) and e.errno is not None:
+            raise _named_write_error(e, path, tmp, removed) from e
         raise
     remove_stale_parts(path)
     _fsync_folder(folder)

@@ -1,12 +1,13 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
 """A kill during a checkpoint save never loses the previous checkpoint."""
+import errno
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
 import pytest
-import torch
 
 import mmscrl  # noqa: F401
 from mmscrl.compat import (atomic_write_bytes, checkpoint_is_complete,
@@ -53,8 +54,8 @@ def test_resume_skips_truncated_checkpoint(tmp_path):
     work = str(tmp_path / 'run')
     make_runner(work, max_iters=2, name='toy_trunc').train()
     good = osp.join(work, 'iter_1.pth')
-    torch.save({'x': torch.ones(1)}, good)  # a complete older file
     bad = osp.join(work, 'iter_2.pth')
+    shutil.copy(bad, good)  # a complete older checkpoint of the run
     data = open(bad, 'rb').read()
     with open(bad, 'wb') as f:  # cut short, as by a kill mid-write
         f.write(data[:len(data) // 2])
@@ -85,3 +86,37 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
         atomic_write_bytes(path, b'new' * 1000)
     assert open(path, 'rb').read() == b'old'
     assert os.listdir(tmp_path) == ['f.bin']
+
+
+def _enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_full_disk_error_names_the_file(tmp_path, monkeypatch):
+    """Issue 21 item 21: ENOSPC during a save names the file it was
+    writing, keeps the errno (and exception type) and leaves no
+    temporary file."""
+    from mmscrl.utils.fileio import atomic_write
+    path = str(tmp_path / 'iter_8.pth')
+    atomic_write_bytes(path, b'old')
+    with pytest.raises(OSError) as err:
+        atomic_write(path, _enospc)  # the writer itself fails
+    assert err.value.errno == errno.ENOSPC
+    assert err.value.filename == path
+    msg = str(err.value)
+    assert path in msg and 'No space left' in msg
+    assert 'temporary file' in msg and 'removed' in msg
+    assert open(path, 'rb').read() == b'old'
+    assert os.listdir(tmp_path) == ['iter_8.pth']
+
+
+def test_full_disk_during_runner_checkpoint_save(tmp_path, monkeypatch):
+    """The same through mmengine's CheckpointHook -> LocalBackend.put."""
+    work = str(tmp_path / 'run')
+    runner = make_runner(work, max_iters=1, name='toy_enospc')
+    monkeypatch.setattr(os, 'fsync', _enospc)  # the disk fills up
+    with pytest.raises(OSError) as err:
+        runner.train()
+    assert err.value.errno == errno.ENOSPC
+    assert osp.join(work, 'iter_1.pth') in str(err.value)
+    assert not [f for f in os.listdir(work) if f.endswith(('.part', '.pth'))]

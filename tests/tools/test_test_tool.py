@@ -77,3 +77,38 @@ def test_clear_errors(tmp_path):
     ])
     with pytest.raises(KeyError, match='test_evaluator'):
         test_tool.build_test_config(args)
+
+
+def test_truncated_checkpoint_is_named_before_the_runner(
+        tmp_path, monkeypatch):
+    """Issue 21 item 18: torch's zip error named no file."""
+    import mmengine.runner
+
+    def no_runner(cfg):
+        raise AssertionError('the Runner was built for a bad checkpoint')
+
+    monkeypatch.setattr(mmengine.runner.Runner, 'from_cfg', no_runner)
+    good = tmp_path / 'good.pth'
+    torch.save(dict(state_dict={'w': torch.ones(64)}), good)
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(good.read_bytes()[:300])
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    for path, size in ((cut, 300), (empty, 0)):
+        with pytest.raises(ValueError,
+                           match=f'{path}.*{size} bytes.*truncated'):
+            test_tool.main([CFG, str(path)])
+    with pytest.raises(AssertionError, match='Runner was built'):
+        test_tool.main([CFG, str(good)])  # a complete file gets through
+
+
+def test_cfg_options_num_workers_zero(tmp_path):
+    """Issue 21 item 19 for tools/test.py: the config's
+    persistent_workers=True must not survive num_workers=0."""
+    args = test_tool.parse_args([
+        CFG, str(tmp_path / 'c.pth'), '--cfg-options',
+        'test_dataloader.num_workers=0'
+    ])
+    cfg = test_tool.build_test_config(args)
+    assert cfg.test_dataloader.num_workers == 0
+    assert cfg.test_dataloader.persistent_workers is False

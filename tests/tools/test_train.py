@@ -20,7 +20,16 @@ def _run(cmd, cwd, env=None, timeout=600):
     return out
 
 
-def test_parse_args_flags():
+@pytest.fixture
+def restore_local_rank(monkeypatch):
+    """parse_args exports --local-rank as LOCAL_RANK: undo it afterwards
+    (a leaked LOCAL_RANK=1 would make later tests act as a rank-1 process).
+    """
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.delenv('LOCAL_RANK')
+
+
+def test_parse_args_flags(restore_local_rank):
     sys.path.insert(0, 'tools')
     from importlib import import_module
     train = import_module('train')
@@ -124,3 +133,36 @@ def test_resume_path_must_be_complete(tmp_path):
         with pytest.raises(FileNotFoundError, match=path.name):
             train.main(['configs/demo/byol_resnet18_1xb8-coslr-20i_demo.py',
                         '--resume', str(path)])
+
+
+@pytest.mark.parametrize('field', ['train_dataloader', 'val_dataloader'])
+def test_cfg_options_num_workers_zero_turns_off_persistent_workers(
+        field, repo_root, load_tool):
+    """Issue 21 item 19: the final num_workers (after --cfg-options)
+    decides; persistent_workers=True with 0 workers is a torch error."""
+    from mmengine.config import Config
+    train = load_tool('train.py')
+    cfg_path = osp.join(repo_root, 'configs/demo/'
+                        'faster-rcnn_r18_fpn_1xb8-300i_demo.py')
+    cfg = Config.fromfile(cfg_path)
+    assert cfg[field].num_workers > 0 and cfg[field].persistent_workers
+    args = train.parse_args(
+        [cfg_path, '--cfg-options', f'{field}.num_workers=0'])
+    cfg = train.merge_args(cfg, args)
+    assert cfg[field].num_workers == 0
+    assert cfg[field].persistent_workers is False
+    torch.utils.data.DataLoader(
+        [0], num_workers=cfg[field].num_workers,
+        persistent_workers=cfg[field].persistent_workers)
+    # with workers, the tool's default stays on; the flags still win
+    cfg = train.merge_args(Config.fromfile(osp.join(repo_root, DEMO_CFG)),
+                           train.parse_args([DEMO_CFG]))
+    assert cfg.train_dataloader.persistent_workers is True
+    args = train.parse_args([
+        DEMO_CFG, '--no-persistent-workers', '--no-pin-memory',
+        '--cfg-options', 'train_dataloader.pin_memory=True'
+    ])
+    cfg = train.merge_args(Config.fromfile(osp.join(repo_root, DEMO_CFG)),
+                           args)
+    assert cfg.train_dataloader.persistent_workers is False
+    assert cfg.train_dataloader.pin_memory is False
