@@ -72,7 +72,21 @@ _DENSECL_INIT = [
      dict(type='Kaiming', layer='Linear', mode='fan_in',
           nonlinearity='relu')),
 ]
+_DET = 'benchmarks/mmdetection/'
+# configs on OpenMMLab runtimes (mmdet/mmseg/mmpretrain default_hooks): the
+# NonFiniteCheckHook that mmscrl's own runtime has, added as a default hook
+# (issue 21, item 7: a diverging detector exited 0 with a NaN checkpoint)
+_NON_FINITE = [
+    ('default_hooks.non_finite', MISSING,
+     dict(type='mmscrl.NonFiniteCheckHook')),
+]
 INTENDED_CHANGES = {
+    _DET + 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py': _NON_FINITE,
+    _DET + 'coco/retinanet_r50_fpn_ms-1x_coco.py': _NON_FINITE,
+    _DET + 'coco/mask-rcnn_r50_fpn_ms-1x_coco.py': _NON_FINITE,
+    _DET + 'coco/mask-rcnn_r50_fpn_ms-2x_coco.py': _NON_FINITE,
+    _DET + 'coco/mask-rcnn_r50-c4_ms-1x_coco.py': _NON_FINITE,
+    _DET + 'voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py': _NON_FINITE,
     'densecl/densecl_resnet50_8xb32-coslr-200e_in1k.py': _DENSECL_INIT,
     'densecl/densecl_resnet50_8xb32-coslr-800e_coco.py': _DENSECL_INIT,
     'demo/densecl_resnet18_1xb8-coslr-20i_demo.py': _DENSECL_INIT,
@@ -94,7 +108,10 @@ INTENDED_CHANGES = {
     # from the ORL demo backbone collapse with seed 0)
     'demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py': [
         ('optim_wrapper.optimizer.lr', 0.02, 0.01),
-    ],
+        # the config builds mmscrl's hook and initializer by itself
+        ('custom_imports', MISSING,
+         dict(imports=['mmscrl'], allow_failed_imports=False)),
+    ] + _NON_FINITE,
     # stale ImageNet helper values of the 200e parent replaced by the COCO
     # data base's (the dataloader was already COCO)
     'mocov2/mocov2_resnet50_8xb32-coslr-800e_coco.py': [
@@ -113,7 +130,6 @@ _MMDET = ('transfer_norm_cfg', 'transfer_init_cfg', 'transfer_backbone',
           'transfer_mask_train_pipeline')
 _MMDET_C4 = _MMDET + ('transfer_c4_preprocessor', 'transfer_c4_backbone',
                       'transfer_c4_shared_head')
-_DET = 'benchmarks/mmdetection/'
 NEW_HELPER_VARIABLES = {
     _DET + 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py': _MMDET,
     _DET + 'coco/retinanet_r50_fpn_ms-1x_coco.py': _MMDET,

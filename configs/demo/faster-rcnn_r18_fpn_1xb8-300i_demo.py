@@ -15,6 +15,7 @@ _base_ = [
     '../_base_/datasets/demo_coco_detection.py',
 ]
 default_scope = 'mmdet'
+custom_imports = dict(imports=['mmscrl'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
@@ -64,7 +65,10 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False,
                     interval=max_iters, max_keep_ckpts=1),
-    visualization=dict(type='DetVisualizationHook', draw=False))
+    visualization=dict(type='DetVisualizationHook', draw=False),
+    # stop a diverging run (NaN/Inf loss term, parameter or buffer) before
+    # it writes a checkpoint (mmscrl/engine/hooks/non_finite_check_hook.py)
+    non_finite=dict(type='mmscrl.NonFiniteCheckHook'))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

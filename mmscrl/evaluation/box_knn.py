@@ -24,12 +24,14 @@ Used by :class:`mmscrl.engine.hooks.BoxKNNHook` during pre-training and by
 ``tools/analysis_tools/box_knn_eval.py`` for a checkpoint.
 """
 import json
+import logging
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 
 from .knn import knn_accuracy
 
@@ -43,11 +45,26 @@ IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
+def _ids(anns: Sequence[Dict], limit: int = 3) -> str:
+    """``'id 7'`` / ``'ids 7, 9, 12 ...'`` of some annotations."""
+    ids = [str(a.get('id')) for a in anns[:limit]]
+    return ('id ' if len(anns) == 1 else 'ids ') + ', '.join(ids) + (
+        ' ...' if len(anns) > limit else '')
+
+
 def load_coco_detection(ann_file: str,
                         img_dir: str,
                         max_images: Optional[int] = None,
                         min_box_size: float = 1.) -> Dict:
     """Read a COCO-format detection json.
+
+    Malformed annotations are refused: a ``bbox`` that is not four numbers,
+    a non-finite coordinate, a negative width or height (``x2 < x1`` or
+    ``y2 < y1``: a corrupt or foreign file) or an unknown ``category_id``.
+    ``iscrowd`` boxes, boxes narrower or lower than ``min_box_size`` and
+    annotations of an image not in ``images`` are dropped; how many (with
+    example ids) is logged as a warning naming ``ann_file`` and returned
+    as ``dropped``.
 
     Args:
         ann_file (str): COCO json with ``images``, ``annotations``
@@ -56,32 +73,45 @@ def load_coco_detection(ann_file: str,
         max_images (int, optional): Keep the first images (by id) that
             have at least one box. Defaults to None (all).
         min_box_size (float): Boxes narrower or lower than this (pixels)
-            and ``iscrowd`` boxes are dropped. Defaults to 1.
+            are dropped. Defaults to 1.
 
     Returns:
         dict: ``images``: list of dicts with ``path``, ``boxes`` (K, 4)
         float32 x1y1x2y2 in pixels, ``labels`` (K, ) int64 in
         ``[0, num_classes)``, ``width``, ``height``; ``classes``: category
-        names in label order (categories sorted by id).
+        names in label order (categories sorted by id); ``dropped``: the
+        number of ``crowd``, ``small`` and ``no_image`` annotations
+        dropped.
+
+    Raises:
+        FileNotFoundError: ``ann_file`` does not exist.
+        ValueError: ``ann_file`` is not COCO JSON, holds a malformed
+            annotation (see above), or no image with a box.
     """
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f'box kNN: no annotation file {ann_file}')
     with open(ann_file) as f:
         try:
             coco = json.load(f)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f'box kNN: {ann_file} is not JSON ({e})') from e
+    if not isinstance(coco, dict):
+        raise ValueError(f'box kNN: {ann_file} holds a JSON '
+                         f'{type(coco).__name__}, not a COCO dict')
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(coco.get(key), list):
             raise ValueError(f'box kNN: {ann_file} has no "{key}" list')
     cats = sorted(coco['categories'], key=lambda c: c['id'])
     cat_to_label = {c['id']: i for i, c in enumerate(cats)}
+    image_ids = {img['id'] for img in coco['images']}
     per_image = {}
+    dropped = dict(crowd=[], small=[], no_image=[])
+    negative, non_finite = [], []
     for ann in coco['annotations']:
-        if ann.get('iscrowd', 0):
-            continue
         bbox = ann.get('bbox')
-        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool)
+                for v in bbox):
             raise ValueError(f'box kNN: {ann_file}: annotation '
                              f'{ann.get("id")} has bbox {bbox!r}, expected '
                              '[x, y, w, h]')
@@ -90,10 +120,43 @@ def load_coco_detection(ann_file: str,
                              f'{ann.get("id")} has category_id '
                              f'{ann.get("category_id")!r}, not in categories')
         x, y, w, h = (float(v) for v in bbox)
-        if w < min_box_size or h < min_box_size:
+        if not np.isfinite([x, y, w, h]).all():
+            non_finite.append(ann)
             continue
-        per_image.setdefault(ann['image_id'], []).append(
-            ([x, y, x + w, y + h], cat_to_label[ann['category_id']]))
+        if w < 0 or h < 0:
+            negative.append(ann)
+            continue
+        if ann.get('iscrowd', 0):
+            dropped['crowd'].append(ann)
+        elif w < min_box_size or h < min_box_size:
+            dropped['small'].append(ann)
+        elif ann.get('image_id') not in image_ids:
+            dropped['no_image'].append(ann)
+        else:
+            per_image.setdefault(ann['image_id'], []).append(
+                ([x, y, x + w, y + h], cat_to_label[ann['category_id']]))
+    for anns, what in ((non_finite, 'a non-finite bbox coordinate'),
+                       (negative, 'a negative width or height (x2 < x1 or '
+                        'y2 < y1)')):
+        if anns:
+            raise ValueError(
+                f'box kNN: {ann_file}: {len(anns)} annotation(s) with '
+                f'{what}, e.g. {_ids(anns)}; fix or remove them (COCO '
+                'bbox is [x, y, width, height])')
+    if any(dropped.values()):
+        parts = [
+            f'{len(anns)} {what} (e.g. {_ids(anns, 1)})'
+            for anns, what in ((dropped['crowd'], 'crowd'),
+                               (dropped['small'],
+                                f'smaller than {min_box_size:g} px'),
+                               (dropped['no_image'],
+                                'of an image not in "images"')) if anns
+        ]
+        print_log(
+            f'box kNN: {ann_file}: dropped {sum(map(len, dropped.values()))}'
+            f' of {len(coco["annotations"])} annotations: '
+            + ', '.join(parts),
+            logger='current', level=logging.WARNING)
     images = []
     for img in sorted(coco['images'], key=lambda i: i['id']):
         objs = per_image.get(img['id'])
@@ -110,7 +173,8 @@ def load_coco_detection(ann_file: str,
             break
     if not images:
         raise ValueError(f'box kNN: {ann_file} has no image with a box')
-    return dict(images=images, classes=[c['name'] for c in cats])
+    return dict(images=images, classes=[c['name'] for c in cats],
+                dropped={k: len(v) for k, v in dropped.items()})
 
 
 def load_images(images: Sequence[Dict], img_size: int) -> Dict:

@@ -39,7 +39,8 @@ __all__ = [
     'BackboneExtraction', 'CheckpointLayoutError', 'load_checkpoint_file',
     'download_checkpoint', 'URL_PREFIXES',
     'detect_layout', 'extract_backbone', 'resnet_state_dict_keys',
-    'infer_resnet_depth', 'to_detectron2', 'group_keys', 'LAYOUTS'
+    'infer_resnet_depth', 'to_detectron2', 'group_keys', 'LAYOUTS',
+    'non_finite_entries', 'check_finite_weights'
 ]
 
 LAYOUTS = ('mmengine', 'openselfsup', 'scrl-official', 'backbone')
@@ -466,3 +467,58 @@ def to_detectron2(state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict':
         new = new.replace('downsample.1.', 'shortcut.norm.')
         out[new] = value
     return out
+
+
+def non_finite_entries(tensors: Dict[str, torch.Tensor]) -> List[str]:
+    """Names of the floating-point tensors holding a NaN or an Inf.
+
+    All flags are reduced on their device first, so a clean state costs one
+    host synchronisation per device.
+
+    Args:
+        tensors (dict[str, Tensor]): E.g. a ``state_dict``; entries that are
+            not floating-point tensors are not checked.
+
+    Returns:
+        list[str]: Offending names, in the order of ``tensors``.
+    """
+    by_device: Dict[torch.device, list] = OrderedDict()
+    for name, t in tensors.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() \
+                and t.numel() > 0:
+            by_device.setdefault(t.device, []).append((name, t))
+    bad = []
+    for items in by_device.values():
+        flags = torch.stack([torch.isfinite(t).all() for _, t in items])
+        if bool(flags.all()):
+            continue
+        bad += [name for (name, _), ok in zip(items, flags.tolist()) if not ok]
+    order = {name: i for i, name in enumerate(tensors)}
+    return sorted(bad, key=order.__getitem__)
+
+
+def check_finite_weights(state_dict: Dict[str, torch.Tensor],
+                         source: str,
+                         what: str = 'backbone',
+                         advice: str = 'Use an earlier checkpoint.') -> None:
+    """Refuse weights holding NaN/Inf (a diverged run): the one rule of
+    ``PretrainedBackbone`` and ``tools/model_converters/extract_backbone.py``.
+
+    Args:
+        state_dict (dict[str, Tensor]): The weights to check.
+        source (str): The checkpoint they come from (named in the error).
+        what (str): What the weights are, for the error. Defaults to
+            ``'backbone'``.
+        advice (str): What to do, appended to the error. Defaults to
+            ``'Use an earlier checkpoint.'``.
+
+    Raises:
+        CheckpointLayoutError: naming ``source``, the number of non-finite
+            tensors and the first eight of them.
+    """
+    bad = non_finite_entries(state_dict)
+    if bad:
+        raise CheckpointLayoutError(
+            f'{source}: {len(bad)} {what} tensor(s) hold NaN/Inf ('
+            f'{", ".join(bad[:8])}{" ..." if len(bad) > 8 else ""}): the '
+            f'run that wrote it diverged. {advice}')

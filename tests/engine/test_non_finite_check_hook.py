@@ -83,3 +83,28 @@ def test_param_interval_checks_between_saves(tmp_path):
     with pytest.raises(NonFiniteError,
                        match='at iteration 2 .*no checkpoint was written'):
         runner.train()
+
+
+@pytest.mark.parametrize('log_vars,bad', [
+    # mmdet two-stage detector (BaseModel.parse_losses of its loss dict)
+    (dict(loss=float('nan'), loss_rpn_cls=0.7, loss_rpn_bbox=0.1,
+          loss_cls=float('nan'), acc=25., loss_bbox=float('inf')),
+     'loss, loss_cls, loss_bbox'),
+    # mmseg encoder-decoder with an auxiliary head (dotted names)
+    (dict(loss=float('nan'), **{'decode.loss_ce': float('nan'),
+                                'decode.acc_seg': 50.,
+                                'aux.loss_ce': 0.4, 'aux.acc_seg': 40.}),
+     'loss, decode.loss_ce'),
+])
+def test_openmmlab_log_vars_layouts(tmp_path, log_vars, bad):
+    """The hook reads the ``log_vars`` of mmdet and mmseg models (what
+    their ``train_step`` returns to the runner's hooks)."""
+    from types import SimpleNamespace
+    runner = SimpleNamespace(iter=4, epoch=0, work_dir=str(tmp_path))
+    outputs = {k: torch.tensor(v) for k, v in log_vars.items()}
+    with pytest.raises(NonFiniteError,
+                       match=r'iteration 5 \(epoch 1\): non-finite loss '
+                       rf'term\(s\) {bad} \('):
+        NonFiniteCheckHook().after_train_iter(runner, 0, None, outputs)
+    finite = {k: torch.ones(()) for k in log_vars}
+    NonFiniteCheckHook().after_train_iter(runner, 0, None, finite)

@@ -40,8 +40,8 @@ import sys
 
 import torch
 
-from mmscrl.engine.hooks.non_finite_check_hook import non_finite_entries
 from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
+                                            check_finite_weights,
                                             extract_backbone,
                                             load_checkpoint_file,
                                             to_detectron2)
@@ -90,13 +90,11 @@ def convert(src: str,
             f'{ext.missing[:10]} ({len(ext.missing)}), unexpected '
             f'{ext.unexpected[:10]} ({len(ext.unexpected)}); pass '
             '--allow-missing to write it anyway')
-    bad = non_finite_entries(ext.state_dict)
-    if bad and not allow_non_finite:
-        raise CheckpointLayoutError(
-            f'{src}: {len(bad)} backbone tensor(s) hold NaN/Inf ('
-            f'{", ".join(bad[:8])}{" ..." if len(bad) > 8 else ""}): the '
-            'run diverged. Use an earlier checkpoint, or pass '
-            '--allow-non-finite to write it anyway')
+    if not allow_non_finite:
+        check_finite_weights(
+            ext.state_dict, src,
+            advice='Use an earlier checkpoint, or pass --allow-non-finite '
+            'to write it anyway.')
     meta = dict(
         source=osp.basename(src),
         source_layout=ext.layout,

@@ -125,6 +125,32 @@ class BoxKNNHook(Hook):
                                  (self.val_ann_file, self.val_img_dir))
         ]
 
+    def before_train(self, runner) -> None:
+        """Load the labelled set(s) now, so that a missing, unreadable or
+        box-less annotation file (or a missing image) stops the run before
+        its first iteration instead of at the first evaluation.
+
+        Runs on the main process, which alone evaluates; the sets stay in
+        memory for the evaluations.
+
+        Args:
+            runner (Runner): The runner of the training.
+
+        Raises:
+            FileNotFoundError: An annotation file or an image is missing
+                (named in the message).
+            ValueError: An annotation file is not COCO JSON, holds a
+                malformed annotation or no image with a box (named).
+        """
+        if self._sets is None and is_main_process():
+            self._sets = self._load()
+            n = [0 if s is None else len(s['imgs']) for s in self._sets]
+            print_log(
+                f'BoxKNNHook: {n[0]} labelled images of {self.ann_file}'
+                + (f', {n[1]} of {self.val_ann_file}' if self._sets[1]
+                   else ' (leave-one-out)') + ' loaded and checked',
+                logger='current')
+
     def _norm(self, model):
         pre = getattr(model, 'data_preprocessor', None)
         out = []

@@ -2,45 +2,21 @@
 """Stop a diverging run before it writes a non-finite checkpoint."""
 import math
 import os.path as osp
-from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
 from mmpretrain.utils import get_ori_model
 
 from mmscrl.registry import HOOKS
+# the shared NaN/Inf check (also used for pre-trained weights); re-exported
+from mmscrl.utils.checkpoint_layout import non_finite_entries
+
+__all__ = ['NonFiniteError', 'NonFiniteCheckHook', 'non_finite_entries']
 
 
 class NonFiniteError(RuntimeError):
     """Training produced a NaN/Inf loss, parameter or buffer."""
-
-
-def non_finite_entries(tensors: Dict[str, torch.Tensor]) -> List[str]:
-    """Names of the floating-point tensors holding a NaN or an Inf.
-
-    All flags are reduced on their device first, so a clean state costs one
-    host synchronisation per device.
-
-    Args:
-        tensors (dict[str, Tensor]): E.g. a ``state_dict``.
-
-    Returns:
-        list[str]: Offending names, in the order of ``tensors``.
-    """
-    by_device: Dict[torch.device, list] = OrderedDict()
-    for name, t in tensors.items():
-        if isinstance(t, torch.Tensor) and t.is_floating_point() \
-                and t.numel() > 0:
-            by_device.setdefault(t.device, []).append((name, t))
-    bad = []
-    for items in by_device.values():
-        flags = torch.stack([torch.isfinite(t).all() for _, t in items])
-        if bool(flags.all()):
-            continue
-        bad += [name for (name, _), ok in zip(items, flags.tolist()) if not ok]
-    order = {name: i for i, name in enumerate(tensors)}
-    return sorted(bad, key=order.__getitem__)
 
 
 def _fmt(value) -> str:

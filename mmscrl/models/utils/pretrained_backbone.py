@@ -18,7 +18,10 @@ checkpoint) or without prefix (which silently loads nothing from a full one),
 it accepts both layouts and fails loudly: every parameter and buffer of the
 module must come from the checkpoint (except ``allow_missing`` patterns such
 as the C4 head's extra ``norm`` and BN ``num_batches_tracked``), shapes must
-match, and the converted / unused / missing keys are logged.
+match, no tensor may hold NaN/Inf (a diverged run; the rule of
+``extract_backbone.py``, :func:`~mmscrl.utils.checkpoint_layout.
+check_finite_weights`), and the converted / unused / missing keys are
+logged.
 
 mmengine runs custom (non-``Pretrained``) initializers *before* the children's
 ``init_weights``; mmdet's ResNet, ``ResLayer`` and their blocks have no
@@ -34,8 +37,10 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
 
 from mmscrl.registry import WEIGHT_INITIALIZERS
-from mmscrl.utils.checkpoint_layout import (URL_PREFIXES, extract_backbone,
-                                            group_keys, load_checkpoint_file)
+from mmscrl.utils.checkpoint_layout import (URL_PREFIXES,
+                                            check_finite_weights,
+                                            extract_backbone, group_keys,
+                                            load_checkpoint_file)
 
 
 @WEIGHT_INITIALIZERS.register_module()
@@ -89,6 +94,17 @@ class PretrainedBackbone:
         return ckpt
 
     def __call__(self, module):
+        """Load the checkpoint's backbone into ``module``.
+
+        Args:
+            module (nn.Module): The ResNet-like module (or C4 head).
+
+        Raises:
+            ValueError: No checkpoint given, shape mismatches or module
+                keys missing from the checkpoint.
+            CheckpointLayoutError: An unknown checkpoint layout, or a
+                backbone tensor holding NaN/Inf (nothing is loaded then).
+        """
         name = type(module).__name__
         if not self.checkpoint:
             raise ValueError(
@@ -99,6 +115,11 @@ class PretrainedBackbone:
         ckpt = self._load()
         extraction = extract_backbone(ckpt)
         source = extraction.state_dict
+        # the rule of extract_backbone.py: a diverged backbone is refused
+        check_finite_weights(
+            source, str(self.checkpoint),
+            advice=f'{name} was not initialised; use an earlier '
+            'checkpoint of that run.')
         target = module.state_dict()
 
         loaded, missing, mismatched = OrderedDict(), [], []

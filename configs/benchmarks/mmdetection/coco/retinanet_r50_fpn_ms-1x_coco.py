@@ -14,3 +14,8 @@ model = dict(
 
 train_pipeline = _base_.transfer_box_train_pipeline
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+# stop a diverging run (NaN/Inf loss term, parameter or buffer) before it
+# writes a checkpoint (mmscrl/engine/hooks/non_finite_check_hook.py); a
+# default hook, merged with those of the base config
+default_hooks = dict(non_finite=dict(type='mmscrl.NonFiniteCheckHook'))

@@ -39,7 +39,12 @@ param_scheduler = [
         milestones=[18000, 22000],
         gamma=0.1)
 ]
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=2000))
+# checkpoint every 2k iterations; stop a diverging run (NaN/Inf loss term,
+# parameter or buffer) before it writes a checkpoint
+# (mmscrl/engine/hooks/non_finite_check_hook.py)
+default_hooks = dict(
+    checkpoint=dict(by_epoch=False, interval=2000),
+    non_finite=dict(type='mmscrl.NonFiniteCheckHook'))
 
 # COCO-style AP on VOC07 test: 11-point VOC AP averaged over IoU 0.5:0.95
 val_evaluator = dict(

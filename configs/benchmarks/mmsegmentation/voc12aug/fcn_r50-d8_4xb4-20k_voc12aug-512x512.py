@@ -18,3 +18,8 @@ model = dict(
     backbone=dict(
         type='ResNet',
         init_cfg=dict(type='mmscrl.PretrainedBackbone', checkpoint=None)))
+
+# stop a diverging run (NaN/Inf loss term, parameter or buffer) before it
+# writes a checkpoint (mmscrl/engine/hooks/non_finite_check_hook.py); a
+# default hook, merged with those of the base config
+default_hooks = dict(non_finite=dict(type='mmscrl.NonFiniteCheckHook'))
