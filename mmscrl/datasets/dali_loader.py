@@ -327,16 +327,25 @@ class DALITwoViewLoader:
         num_threads (int): DALI CPU threads. Defaults to 2.
         shuffle (bool): Shuffle each epoch. Defaults to True.
         seed (int): Seeds the order and the view samplers (numpy's and
-            Python's global generators, as MMEngine seeds a worker).
-            Defaults to 0.
+            Python's global generators, as MMEngine seeds a worker; reseeded
+            at each epoch with ``seed + epoch * world_size + rank``, so the
+            first epoch of rank 0 draws as the CPU path seeded with
+            ``seed``). Defaults to 0.
         drop_last (bool): Drop the last incomplete batch. Defaults to True.
-        epochs (int, optional): Stop after this many epochs. Defaults to
-            None (endless, as MMEngine's ``InfiniteSampler``).
+        epochs (int, optional): Each iteration over the loader yields this
+            many epochs, starting at the epoch set by :meth:`set_epoch`.
+            Defaults to None (endless, as MMEngine's ``InfiniteSampler``).
         device (str): ``'cpu'`` (DALI CPU operators, no GPU needed) or
             ``'gpu'`` (nvJPEG ``mixed`` decoder and GPU operators; the views
             arrive as CUDA tensors). Defaults to ``'cpu'``.
         device_id (int, optional): The CUDA device of ``device='gpu'``.
             Defaults to None (``torch.cuda.current_device()``).
+        rank (int): This process's rank in distributed training. Defaults
+            to 0.
+        world_size (int): Number of processes. Each rank takes every
+            ``world_size``-th sample of the epoch's permutation, padded at
+            the end as MMEngine's ``DefaultSampler`` pads, so all ranks run
+            the same number of batches. Defaults to 1.
 
     Yields:
         dict: ``inputs`` (list of ``(B, 3, H, W)`` uint8 BGR tensors, one
@@ -348,7 +357,8 @@ class DALITwoViewLoader:
                  shuffle: bool = True, seed: int = 0,
                  drop_last: bool = True,
                  epochs: Optional[int] = None, device: str = 'cpu',
-                 device_id: Optional[int] = None) -> None:
+                 device_id: Optional[int] = None, rank: int = 0,
+                 world_size: int = 1) -> None:
         from nvidia.dali import fn, pipeline_def, types
         import nvidia.dali.math as dmath
 
@@ -357,6 +367,11 @@ class DALITwoViewLoader:
             raise ValueError(f"DALITwoViewLoader: device must be 'cpu' or "
                              f"'gpu', got {device!r}")
         gpu = device == 'gpu'
+        if not 0 <= rank < world_size:
+            raise ValueError(f'DALITwoViewLoader: rank {rank} is not in '
+                             f'[0, world_size={world_size})')
+        self.rank, self.world_size = int(rank), int(world_size)
+        self._epoch = 0
         if gpu:
             import torch
             if not torch.cuda.is_available():
@@ -374,10 +389,12 @@ class DALITwoViewLoader:
                 'DALITwoViewLoader needs a pipeline with one '
                 'MultiViewWithGeometry(fast=True); got '
                 f'{[type(t).__name__ for t in transforms]}')
-        if len(dataset) == 0 or (drop_last and len(dataset) < batch_size):
+        per_rank = math.ceil(len(dataset) / world_size)
+        if len(dataset) == 0 or (drop_last and per_rank < batch_size):
             raise ValueError(
-                f'DALITwoViewLoader: {len(dataset)} samples make no batch of '
-                f'{batch_size} (drop_last={drop_last})')
+                f'DALITwoViewLoader: {len(dataset)} samples ({per_rank} per '
+                f'rank of {world_size}) make no batch of {batch_size} '
+                f'(drop_last={drop_last})')
         self.multi_view = transforms[idx[0]]
         self.post = transforms[idx[0] + 1:]
         self.dataset, self.batch_size = dataset, batch_size
@@ -419,10 +436,20 @@ class DALITwoViewLoader:
         self.pipe.build()
 
     def _order(self, epoch: int) -> np.ndarray:
+        """This rank's sample indices of ``epoch`` (``DefaultSampler``'s
+        sharding: one permutation for all ranks, padded with its head to a
+        multiple of ``world_size``, every ``world_size``-th taken)."""
         n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.seed, epoch]).permutation(n)
+        order = (np.random.default_rng([self.seed, epoch]).permutation(n)
+                 if self.shuffle else np.arange(n))
+        total = math.ceil(n / self.world_size) * self.world_size
+        order = np.concatenate([order, np.resize(order, total - n)])
+        return order[self.rank:total:self.world_size]
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next iteration over the loader starts at (the
+        epoch-based DALI train loop sets it before each epoch)."""
+        self._epoch = int(epoch)
 
     def _sample(self, index: int) -> tuple:
         """Draw one sample's views (the CPU path's draws, in its order)."""
@@ -507,10 +534,11 @@ class DALITwoViewLoader:
         return out
 
     def __iter__(self) -> Iterator[dict]:
-        np.random.seed(self.seed)
-        random.seed(self.seed)
-        epoch = 0
-        while self.epochs is None or epoch < self.epochs:
+        start = epoch = self._epoch
+        while self.epochs is None or epoch < start + self.epochs:
+            s = self.seed + epoch * self.world_size + self.rank
+            np.random.seed(s % 2**32)
+            random.seed(s)
             order = self._order(epoch)
             n = len(order)
             stop = n - n % self.batch_size if self.drop_last else n
@@ -527,7 +555,8 @@ class DALITwoViewLoader:
             epoch += 1
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        """Batches per epoch of this rank."""
+        n = math.ceil(len(self.dataset) / self.world_size)
         return n // self.batch_size if self.drop_last else math.ceil(
             n / self.batch_size)
 

@@ -137,3 +137,31 @@ def test_arithmetic_contrast_equals_dali_contrast():
     for b in range(3):
         np.testing.assert_allclose(np.array(alt[b]), np.array(ref[b]),
                                    atol=1e-4)
+
+
+def test_ranks_shard_as_default_sampler(image_dir):
+    dataset = _dataset('imagenet_scrl.py', image_dir)
+    n = len(dataset)
+    orders = []
+    for rank in range(4):
+        loader = DALITwoViewLoader(dataset, batch_size=1, rank=rank,
+                                   world_size=4, epochs=1)
+        orders.append(loader._order(0))
+        assert len(loader) == 2  # ceil(6 / 4), padded
+    assert len({len(o) for o in orders}) == 1
+    flat = np.concatenate(orders)
+    assert set(flat.tolist()) == set(range(n)) and len(flat) == 8
+    with pytest.raises(ValueError, match=r'rank 4 is not in \[0, '):
+        DALITwoViewLoader(dataset, batch_size=1, rank=4, world_size=4)
+
+
+def test_epochs_draw_different_views(image_dir):
+    dataset = _dataset('imagenet_scrl.py', image_dir)
+    loader = DALITwoViewLoader(dataset, batch_size=2, num_threads=1,
+                               shuffle=False, seed=5, epochs=1)
+    first = next(iter(loader))
+    again = next(iter(loader))  # same epoch again: same views
+    loader.set_epoch(1)
+    second = next(iter(loader))
+    assert torch.equal(first['inputs'][0], again['inputs'][0])
+    assert not torch.equal(first['inputs'][0], second['inputs'][0])
