@@ -20,12 +20,27 @@ Layout written by :func:`generate_demo_dataset` (``out_dir`` e.g.
     meta.json                                generation arguments + version
     .mmscrl_demo_data                        marker: written by this module
 
-The marker is written last, inside a temporary sibling folder that is then
-renamed into place, so a folder holding it is a complete data set written
-by :func:`generate_demo_dataset`. An existing ``out_dir`` is replaced only
-if it is empty or is such a data set holding nothing but the files listed
-above; any other folder is refused (:class:`DemoDataDirError`), so no file
-that this module did not write is ever deleted.
+The marker records every file of the set with its size and SHA-256
+(:mod:`mmscrl.demo.ownership`). It is written first, marked incomplete,
+inside a temporary sibling folder (``.demo_tmp_<name>.*``), and rewritten
+with the file list last, before the folder is renamed into place, so a
+folder holding a complete marker is a complete data set written by
+:func:`generate_demo_dataset`. An existing ``out_dir`` is replaced only if
+it is empty or is such a data set holding nothing but the recorded files,
+unchanged; anything else (a file of the user's, even one named like the
+generator's images, a file the generator wrote and the user replaced, a set
+of an older mmscrl whose marker lists no files) is refused with
+:class:`DemoDataDirError` naming the entries, so no file that this module
+did not write is ever deleted.
+
+One generator at a time works on an ``out_dir``: it holds an exclusive
+``fcntl.flock`` lock (``.<name>.mmscrl_demo_lock`` next to ``out_dir``,
+holding its pid) for the whole run; a second one waits (saying for which
+pid) or, past its ``lock_timeout``, refuses naming that pid. The kernel
+releases the lock of a killed generator. Under the lock, the generator
+first removes the ``.demo_tmp_<name>.*`` / ``.demo_old_<name>.*`` folders a
+killed run of its own left next to ``out_dir`` (recognised by their name
+and the marker inside; anything else found there is kept and reported).
 
 Annotations describe the *visible* part of each object: ``segmentation`` is
 the compressed RLE of the visible mask and ``bbox`` ([x, y, w, h], COCO
@@ -33,18 +48,22 @@ convention) its tight box, so masks and boxes agree exactly. An object is
 placed only if every object it covers keeps at least
 ``min_visible_fraction`` of its area visible.
 """
+import errno
 import json
 import os
 import os.path as osp
 import re
 import shutil
+import sys
 import tempfile
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from mmscrl.utils.fileio import atomic_write_json
+from .lock import demo_lock
+from .ownership import file_record, find_foreign, remove_recorded
 
 GENERATOR_VERSION = 2  # 2: semantic maps
 
@@ -55,8 +74,14 @@ SPLITS = ('unlabeled', 'train', 'val')
 #: Marker file of a complete demo data set written by this module.
 MARKER = '.mmscrl_demo_data'
 _MARKER_TAG = 'mmscrl.demo.generator'
-_IMAGE_NAME = re.compile(r'^\d{6}\.jpg$')
-_SEMANTIC_NAME = re.compile(r'^\d{6}\.png$')
+#: Relative paths the generator writes (used only to recognise the
+#: temporary folder of a killed run; a finished set lists its files).
+_LAYOUT = re.compile(
+    r'\.mmscrl_demo_data|meta\.json|annotations|semantic|'
+    r'(unlabeled|train|val)(/\d{6}\.jpg)?|'
+    r'annotations/instances_(unlabeled|train|val)\.json|'
+    r'semantic/(train|val)(/\d{6}\.png)?|'
+    r'([^/]+/)*\.[^/]+\.\d+\.part')
 _SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 
 # Each class has its own hue range, so both shape and colour identify it;
@@ -276,23 +301,6 @@ def semantic_map(objects: Sequence[Dict], img_size: int) -> np.ndarray:
     return seg
 
 
-def _foreign_semantic(path: str) -> List[str]:
-    """Entries of a ``semantic/`` folder that this module does not write."""
-    if not osp.isdir(path) or osp.islink(path):
-        return [path]
-    foreign = []
-    for split in sorted(os.listdir(path)):
-        sub = osp.join(path, split)
-        if split not in SPLITS[1:] or not osp.isdir(sub) or osp.islink(sub):
-            foreign.append(sub)
-            continue
-        foreign += [
-            osp.join(sub, n) for n in sorted(os.listdir(sub))
-            if not _SEMANTIC_NAME.match(n) or not osp.isfile(osp.join(sub, n))
-        ]
-    return foreign
-
-
 def _encode_rle(mask: np.ndarray) -> Dict:
     from pycocotools import mask as mask_utils
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
@@ -349,8 +357,15 @@ class DemoDataDirError(FileExistsError):
     """``out_dir`` exists and is not a demo data set that may be replaced."""
 
 
-def _read_marker(out_dir: str):
-    """The marker's content, or None when ``out_dir`` has no valid marker."""
+def _read_marker(out_dir: str, complete: bool = True) -> Optional[Dict]:
+    """The marker's content, or None when ``out_dir`` has no valid marker.
+
+    Args:
+        out_dir (str): A data set folder (or a temporary one).
+        complete (bool): Only a marker of a finished data set counts (a
+            marker without ``complete``, of an older mmscrl, is one).
+            Defaults to True.
+    """
     try:
         with open(osp.join(out_dir, MARKER)) as f:
             rec = json.load(f)
@@ -358,30 +373,16 @@ def _read_marker(out_dir: str):
         return None
     if not isinstance(rec, dict) or rec.get('written_by') != _MARKER_TAG:
         return None
+    if complete and not rec.get('complete', True):
+        return None
     return rec
 
 
-def _foreign_entries(out_dir: str) -> List[str]:
-    """Entries of a demo data set folder that this module does not write."""
-    known = {MARKER, 'meta.json', 'annotations', 'semantic', *SPLITS}
-    foreign = []
-    for name in sorted(os.listdir(out_dir)):
-        path = osp.join(out_dir, name)
-        if name not in known:
-            foreign.append(path)
-        elif name == 'semantic':
-            foreign += _foreign_semantic(path)
-        elif name in SPLITS or name == 'annotations':
-            if not osp.isdir(path) or osp.islink(path):
-                foreign.append(path)
-                continue
-            ok = (_IMAGE_NAME.match if name in SPLITS else
-                  {f'instances_{s}.json' for s in SPLITS}.__contains__)
-            foreign += [
-                osp.join(path, n) for n in sorted(os.listdir(path))
-                if not ok(n) or not osp.isfile(osp.join(path, n))
-            ]
-    return foreign
+def _lock_path(out_dir: str) -> str:
+    """The generator's lock file of ``out_dir`` (next to it: ``out_dir``
+    itself is replaced by a rename)."""
+    parent, name = osp.split(osp.abspath(out_dir))
+    return osp.join(parent, f'.{name}.mmscrl_demo_lock')
 
 
 def check_replaceable(out_dir: str) -> bool:
@@ -396,8 +397,10 @@ def check_replaceable(out_dir: str) -> bool:
 
     Raises:
         DemoDataDirError: ``out_dir`` is a file, a non-empty folder without
-            the :data:`MARKER` of a demo data set, or a demo data set that
-            also holds files this module did not write (they are named).
+            the :data:`MARKER` of a demo data set, a data set whose marker
+            lists no files (older mmscrl), or a data set that also holds
+            entries this module did not write or that changed since it
+            wrote them (they are named).
     """
     if not osp.lexists(out_dir):
         return False
@@ -407,20 +410,261 @@ def check_replaceable(out_dir: str) -> bool:
             'another --out-dir/--data-root')
     if not os.listdir(out_dir):
         return True
-    if _read_marker(out_dir) is None:
+    rec = _read_marker(out_dir)
+    if rec is None:
         raise DemoDataDirError(
             f'demo data: {out_dir} is a non-empty folder that is not a demo '
             f'data set written by mmscrl (no valid {MARKER} file); refusing '
             'to replace it. Choose an empty or new folder, or delete it '
             'yourself.')
-    foreign = _foreign_entries(out_dir)
-    if foreign:
-        shown = ', '.join(foreign[:5]) + (' ...' if len(foreign) > 5 else '')
+    if not isinstance(rec.get('files'), dict):
         raise DemoDataDirError(
-            f'demo data: {out_dir} holds {len(foreign)} file(s) that '
-            f'mmscrl did not write ({shown}); refusing to replace it. Move '
-            'them away or choose another folder.')
+            f'demo data: {out_dir} was written by an older mmscrl whose '
+            f'{MARKER} records no file list, so its own files cannot be '
+            'told from yours; refusing to replace it (it is reused only '
+            'with its own arguments). Delete it yourself once you have '
+            'moved out anything of yours, or choose another folder.')
+    foreign = find_foreign(out_dir, rec['files'], rec.get('dirs', ()),
+                           (MARKER, ))
+    if foreign:
+        shown = '; '.join(foreign[:8]) + (' ...' if len(foreign) > 8 else '')
+        raise DemoDataDirError(
+            f'demo data: {out_dir} holds {len(foreign)} entr'
+            f'{"y" if len(foreign) == 1 else "ies"} that mmscrl did not '
+            f'write or that changed since it wrote them: {shown}. Refusing '
+            'to replace it; nothing was deleted. Move them out of the '
+            'folder (or choose another --out-dir/--data-root), then run '
+            'again.')
     return True
+
+
+def _leftover_problem(path: str, kind: str, out_dir: str) -> Optional[str]:
+    """Why the leftover folder ``path`` may not be removed, or None."""
+    entries = os.listdir(path)
+    if not entries:
+        return None
+    if kind == 'old':  # the previous data set, moved aside: ``d/``
+        sub = osp.join(path, 'd')
+        rec = _read_marker(sub)
+        if entries != ['d'] or rec is None or \
+                not isinstance(rec.get('files'), dict):
+            return 'not a data set moved aside by the generator'
+        foreign = find_foreign(sub, rec['files'], rec.get('dirs', ()),
+                               (MARKER, ))
+        return f'holds {foreign[0]}' if foreign else None
+    rec = _read_marker(path, complete=False)
+    # a finished one names no folder; the name of ``path`` does
+    if rec is None or rec.get('out_dir', out_dir) != out_dir:
+        return f'no {MARKER} of the generator for {out_dir} inside'
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            full = osp.join(dirpath, name)
+            rel = osp.relpath(full, path)
+            if osp.islink(full) or not _LAYOUT.fullmatch(rel):
+                return f'holds {full}, which the generator does not write'
+    return None
+
+
+def _remove_leftovers(out_dir: str,
+                      log: Callable[[str], None] = print) -> Dict:
+    """Remove what killed runs of the generator left next to ``out_dir``.
+
+    Call with the lock of ``out_dir`` held: then no generator is writing
+    the ``.demo_tmp_<name>.*`` / ``.demo_old_<name>.*`` folders of
+    ``out_dir``. Such a folder is removed if it holds nothing but what the
+    generator writes (a temporary folder: its marker names ``out_dir``; a
+    set moved aside: its recorded files, unchanged). Every other
+    ``.demo_tmp_*``/``.demo_old_*`` folder there is kept and reported.
+
+    Returns:
+        dict: ``removed`` and ``kept`` (``'<path> (<reason>)'``) lists.
+    """
+    parent, name = osp.split(out_dir)
+    ours = re.compile(r'\.demo_(tmp|old)_' + re.escape(name) +
+                      r'\.[A-Za-z0-9_]+')
+    removed, kept = [], []
+    for entry in sorted(os.listdir(parent)) if osp.isdir(parent) else []:
+        if not entry.startswith(('.demo_tmp_', '.demo_old_')):
+            continue
+        path = osp.join(parent, entry)
+        m = ours.fullmatch(entry)
+        if m is None or osp.islink(path) or not osp.isdir(path):
+            kept.append(f'{path} (not a leftover of the generator for '
+                        f'{out_dir})')
+            continue
+        problem = _leftover_problem(path, m.group(1), out_dir)
+        if problem:
+            kept.append(f'{path} ({problem})')
+            continue
+        if m.group(1) == 'old' and os.listdir(path):
+            sub = osp.join(path, 'd')
+            rec = _read_marker(sub)
+            left = remove_recorded(sub, rec['files'], rec.get('dirs', ()),
+                                   (MARKER, ))
+            if left:
+                kept.append(f'{path} (holds {left[0]})')
+                continue
+            os.remove(osp.join(sub, MARKER))
+            os.rmdir(sub)
+            os.rmdir(path)
+        else:  # verified above: only the generator's own files
+            shutil.rmtree(path)
+        removed.append(path)
+    if removed:
+        log(f'[demo data] removed {len(removed)} folder(s) left by an '
+            'interrupted generator: ' + ', '.join(removed))
+    if kept:
+        log(f'[demo data] kept {len(kept)} hidden folder(s) next to '
+            f'{out_dir} that are not leftovers of this generator (or are '
+            'in use): ' + '; '.join(kept))
+    return dict(removed=removed, kept=kept)
+
+
+def _record_tree(root: str) -> Tuple[Dict[str, Dict], List[str]]:
+    """``({rel: file_record}, [rel dirs])`` of everything under ``root``
+    but the marker."""
+    files, dirs = {}, []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            dirs.append(osp.relpath(osp.join(dirpath, name), root))
+        for name in filenames:
+            rel = osp.relpath(osp.join(dirpath, name), root)
+            if rel != MARKER:
+                files[rel] = file_record(osp.join(dirpath, name))
+    return files, sorted(dirs)
+
+
+def _check_arguments(num_unlabeled, num_train, num_val, img_size,
+                     max_objects) -> None:
+    for name, val in (('num_unlabeled', num_unlabeled),
+                      ('num_train', num_train), ('num_val', num_val)):
+        if int(val) < 0:
+            raise ValueError(f'{name} must be >= 0, got {val}')
+    if int(img_size) < 32:
+        raise ValueError(f'img_size must be >= 32, got {img_size}')
+    if int(max_objects) < 1:
+        raise ValueError(f'max_objects must be >= 1, got {max_objects}')
+
+
+def _render_into(tmp_root, num_unlabeled, num_train, num_val, img_size, seed,
+                 max_objects, verbose) -> None:
+    """Write every image, map and annotation file into ``tmp_root``."""
+    os.makedirs(osp.join(tmp_root, 'annotations'))
+    categories = [
+        dict(id=i + 1, name=name, supercategory='shape')
+        for i, name in enumerate(CLASSES)
+    ]
+    counts = dict(unlabeled=num_unlabeled, train=num_train, val=num_val)
+    total = sum(counts.values())
+    done = 0
+    for split in SPLITS:
+        os.makedirs(osp.join(tmp_root, split))
+        images, anns = [], []
+        for idx in range(int(counts[split])):
+            rng = np.random.default_rng([seed, _SPLIT_IDS[split], idx])
+            img, objects = render_scene(
+                rng, img_size, max_objects=max_objects)
+            file_name = f'{idx:06d}.jpg'
+            ok = cv2.imwrite(
+                osp.join(tmp_root, split, file_name),
+                cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise OSError(f'could not write {split}/{file_name}')
+            image_id = idx + 1
+            images.append(
+                dict(id=image_id, file_name=file_name, width=img_size,
+                     height=img_size))
+            if split != 'unlabeled':
+                seg_dir = osp.join(tmp_root, 'semantic', split)
+                os.makedirs(seg_dir, exist_ok=True)
+                if not cv2.imwrite(
+                        osp.join(seg_dir, f'{idx:06d}.png'),
+                        semantic_map(objects, img_size)):
+                    raise OSError(f'could not write semantic/{split}/'
+                                  f'{idx:06d}.png')
+                for obj in objects:
+                    anns.append(
+                        dict(
+                            id=len(anns) + 1,
+                            image_id=image_id,
+                            category_id=obj['category_id'],
+                            bbox=mask_to_bbox(obj['mask']),
+                            area=float(obj['mask'].sum()),
+                            segmentation=_encode_rle(obj['mask']),
+                            iscrowd=0))
+            done += 1
+            if verbose and (done % 200 == 0 or done == total):
+                print(f'[demo data] {done}/{total} images', flush=True)
+        coco = dict(
+            info=dict(
+                description='mmscrl synthetic demo data '
+                f'({split})', version=str(GENERATOR_VERSION)),
+            licenses=[],
+            images=images,
+            annotations=anns,
+            categories=categories)
+        atomic_write_json(
+            osp.join(tmp_root, 'annotations', f'instances_{split}.json'),
+            coco)
+    atomic_write_json(
+        osp.join(tmp_root, 'meta.json'),
+        _meta(num_unlabeled, num_train, num_val, img_size, seed,
+              max_objects))
+
+
+def _replace_with(tmp_root: str, out_dir: str) -> None:
+    """Move the finished ``tmp_root`` into place; the data set it replaces
+    (checked by :func:`check_replaceable`) loses only its recorded files."""
+    parent, name = osp.split(out_dir)
+    if not check_replaceable(out_dir):  # re-checked: it may have changed
+        os.replace(tmp_root, out_dir)
+        return
+    if not os.listdir(out_dir):
+        os.replace(tmp_root, out_dir)  # fails if a file appeared meanwhile
+        return
+    old = tempfile.mkdtemp(prefix=f'.demo_old_{name}.', dir=parent)
+    os.replace(out_dir, osp.join(old, 'd'))
+    os.replace(tmp_root, out_dir)
+    sub = osp.join(old, 'd')
+    rec = _read_marker(sub)
+    left = remove_recorded(sub, rec['files'], rec.get('dirs', ()),
+                           (MARKER, ))
+    if left:
+        print(f'[demo data] WARNING: {len(left)} entr'
+              f'{"y" if len(left) == 1 else "ies"} appeared in the previous '
+              f'data set while it was replaced; they are kept in {sub}: '
+              + '; '.join(left[:8]), file=sys.stderr, flush=True)
+        return
+    os.remove(osp.join(sub, MARKER))
+    os.rmdir(sub)
+    os.rmdir(old)
+
+
+def _generate_locked(out_dir: str, num_unlabeled: int, num_train: int,
+                     num_val: int, img_size: int, seed: int,
+                     max_objects: int, verbose: bool) -> Dict[str, str]:
+    """:func:`generate_demo_dataset` with the lock of ``out_dir`` held."""
+    _remove_leftovers(out_dir)
+    check_replaceable(out_dir)
+    parent, name = osp.split(out_dir)
+    tmp_root = tempfile.mkdtemp(prefix=f'.demo_tmp_{name}.', dir=parent)
+    try:
+        marker = dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION,
+                      complete=False, out_dir=out_dir, pid=os.getpid())
+        atomic_write_json(osp.join(tmp_root, MARKER), marker)  # first
+        _render_into(tmp_root, num_unlabeled, num_train, num_val, img_size,
+                     seed, max_objects, verbose)
+        files, dirs = _record_tree(tmp_root)
+        atomic_write_json(  # last; no path or pid: bit-identical sets
+            osp.join(tmp_root, MARKER),
+            dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION,
+                 complete=True, files=files, dirs=dirs))
+        _replace_with(tmp_root, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        raise
+    return demo_paths(out_dir)
 
 
 def generate_demo_dataset(out_dir: str,
@@ -430,15 +674,17 @@ def generate_demo_dataset(out_dir: str,
                           img_size: int = 128,
                           seed: int = 0,
                           max_objects: int = 5,
-                          verbose: bool = False) -> Dict[str, str]:
+                          verbose: bool = False,
+                          lock_timeout: Optional[float] = None
+                          ) -> Dict[str, str]:
     """Write the demo data set to ``out_dir`` (see the module docstring).
 
     Images are JPEG (quality 95) of ``img_size`` x ``img_size`` pixels. The
     data set is rendered into a temporary sibling folder and moved into
     place at the end. An existing ``out_dir`` is replaced only if it is
-    empty or a demo data set written by this module (see
-    :func:`check_replaceable`); anything else raises
-    :class:`DemoDataDirError` before any work is done.
+    empty or a demo data set written by this module holding only its
+    recorded files, unchanged (see :func:`check_replaceable`); anything
+    else raises :class:`DemoDataDirError` before any work is done.
 
     Args:
         out_dir (str): Destination folder (e.g. ``data/demo``).
@@ -450,113 +696,89 @@ def generate_demo_dataset(out_dir: str,
             ``np.random.default_rng([seed, s, i])``. Defaults to 0.
         max_objects (int): Maximum objects per image. Defaults to 5.
         verbose (bool): Print progress. Defaults to False.
+        lock_timeout (float, optional): Seconds to wait while another
+            generator works on ``out_dir``; None waits until it ends.
+            Defaults to None.
 
     Returns:
         dict: Paths of ``root``, ``unlabeled``/``train``/``val`` image
         folders, ``ann_train``/``ann_val``/``ann_unlabeled`` files and
         ``semantic_train``/``semantic_val`` semantic map folders.
+
+    Raises:
+        ValueError: An argument is out of range.
+        DemoDataDirError: ``out_dir`` may not be replaced (see
+            :func:`check_replaceable`).
+        DemoBusyError: Another generator still holds ``out_dir`` after
+            ``lock_timeout`` seconds (its pid is named).
     """
-    for name, val in (('num_unlabeled', num_unlabeled),
-                      ('num_train', num_train), ('num_val', num_val)):
-        if int(val) < 0:
-            raise ValueError(f'{name} must be >= 0, got {val}')
-    if int(img_size) < 32:
-        raise ValueError(f'img_size must be >= 32, got {img_size}')
-    if int(max_objects) < 1:
-        raise ValueError(f'max_objects must be >= 1, got {max_objects}')
+    _check_arguments(num_unlabeled, num_train, num_val, img_size,
+                     max_objects)
     out_dir = osp.abspath(out_dir)
-    check_replaceable(out_dir)
-    parent = osp.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp_root = tempfile.mkdtemp(prefix='.demo_tmp_', dir=parent)
-    try:
-        os.makedirs(osp.join(tmp_root, 'annotations'))
-        categories = [
-            dict(id=i + 1, name=name, supercategory='shape')
-            for i, name in enumerate(CLASSES)
-        ]
-        counts = dict(unlabeled=num_unlabeled, train=num_train, val=num_val)
-        total = sum(counts.values())
-        done = 0
-        for split in SPLITS:
-            os.makedirs(osp.join(tmp_root, split))
-            images, anns = [], []
-            for idx in range(int(counts[split])):
-                rng = np.random.default_rng([seed, _SPLIT_IDS[split], idx])
-                img, objects = render_scene(
-                    rng, img_size, max_objects=max_objects)
-                file_name = f'{idx:06d}.jpg'
-                ok = cv2.imwrite(
-                    osp.join(tmp_root, split, file_name),
-                    cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 95])
-                if not ok:
-                    raise OSError(f'could not write {split}/{file_name}')
-                image_id = idx + 1
-                images.append(
-                    dict(id=image_id, file_name=file_name, width=img_size,
-                         height=img_size))
-                if split != 'unlabeled':
-                    seg_dir = osp.join(tmp_root, 'semantic', split)
-                    os.makedirs(seg_dir, exist_ok=True)
-                    if not cv2.imwrite(
-                            osp.join(seg_dir, f'{idx:06d}.png'),
-                            semantic_map(objects, img_size)):
-                        raise OSError(f'could not write semantic/{split}/'
-                                      f'{idx:06d}.png')
-                    for obj in objects:
-                        anns.append(
-                            dict(
-                                id=len(anns) + 1,
-                                image_id=image_id,
-                                category_id=obj['category_id'],
-                                bbox=mask_to_bbox(obj['mask']),
-                                area=float(obj['mask'].sum()),
-                                segmentation=_encode_rle(obj['mask']),
-                                iscrowd=0))
-                done += 1
-                if verbose and (done % 200 == 0 or done == total):
-                    print(f'[demo data] {done}/{total} images', flush=True)
-            coco = dict(
-                info=dict(
-                    description='mmscrl synthetic demo data '
-                    f'({split})', version=str(GENERATOR_VERSION)),
-                licenses=[],
-                images=images,
-                annotations=anns,
-                categories=categories)
-            atomic_write_json(
-                osp.join(tmp_root, 'annotations', f'instances_{split}.json'),
-                coco)
-        atomic_write_json(
-            osp.join(tmp_root, 'meta.json'),
-            _meta(num_unlabeled, num_train, num_val, img_size, seed,
-                  max_objects))
-        atomic_write_json(  # last: marks the data set as complete
-            osp.join(tmp_root, MARKER),
-            dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION))
-        if check_replaceable(out_dir):  # re-checked: it may have changed
-            old = tempfile.mkdtemp(prefix='.demo_old_', dir=parent)
-            os.replace(out_dir, osp.join(old, 'd'))
-            os.replace(tmp_root, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp_root, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp_root, ignore_errors=True)
-        raise
-    return demo_paths(out_dir)
+    check_replaceable(out_dir)  # before waiting for a lock
+    os.makedirs(osp.dirname(out_dir), exist_ok=True)
+    with demo_lock(_lock_path(out_dir), f'demo data {out_dir}',
+                   timeout=lock_timeout):
+        return _generate_locked(out_dir, num_unlabeled, num_train, num_val,
+                                img_size, seed, max_objects, verbose)
 
 
 def ensure_demo_dataset(out_dir: str,
                         verbose: bool = True,
+                        lock_timeout: Optional[float] = None,
                         **kwargs) -> Dict[str, str]:
     """Generate the data set unless ``out_dir`` already holds it.
 
-    Returns the paths dict of :func:`generate_demo_dataset` in both cases.
+    Checking and generating happen under the lock of ``out_dir``, so a
+    second call made while a first one generates waits for it and then
+    reuses its data set (same arguments) or replaces it.
+
+    Args:
+        out_dir (str): Destination folder (e.g. ``data/demo``).
+        verbose (bool): Print progress. Defaults to True.
+        lock_timeout (float, optional): See :func:`generate_demo_dataset`.
+        **kwargs: The other arguments of :func:`generate_demo_dataset`.
+
+    Returns:
+        dict: The paths dict of :func:`generate_demo_dataset` in both
+        cases.
+
+    Raises:
+        ValueError, DemoDataDirError, DemoBusyError: As
+            :func:`generate_demo_dataset`.
     """
-    if dataset_is_complete(out_dir, **kwargs):
-        if verbose:
-            print(f'[demo data] reusing {out_dir}', flush=True)
-        return demo_paths(out_dir)
-    return generate_demo_dataset(out_dir, verbose=verbose, **kwargs)
+    args = dict(num_unlabeled=1000, num_train=400, num_val=100, img_size=128,
+                seed=0, max_objects=5)
+    unknown = set(kwargs) - set(args)
+    if unknown:
+        raise TypeError(f'ensure_demo_dataset: unknown argument(s) '
+                        f'{sorted(unknown)}; known: {sorted(args)}')
+    args.update(kwargs)
+    _check_arguments(args['num_unlabeled'], args['num_train'],
+                     args['num_val'], args['img_size'], args['max_objects'])
+    out_dir = osp.abspath(out_dir)
+    os.makedirs(osp.dirname(out_dir), exist_ok=True)
+    lock_path = _lock_path(out_dir)
+    try:
+        with demo_lock(lock_path, f'demo data {out_dir}',
+                       timeout=lock_timeout):
+            if dataset_is_complete(out_dir, **args):
+                _remove_leftovers(out_dir)
+                if verbose:
+                    print(f'[demo data] reusing {out_dir}', flush=True)
+                return demo_paths(out_dir)
+            return _generate_locked(out_dir, verbose=verbose, **args)
+    except OSError as e:  # a read-only place: a finished set is still used
+        if e.filename != lock_path or \
+                e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        if dataset_is_complete(out_dir, **args):
+            print(f'[demo data] reusing {out_dir} (cannot create the lock '
+                  f'file {lock_path}: {e.strerror}; reading only)',
+                  flush=True)
+            return demo_paths(out_dir)
+        raise OSError(
+            e.errno, f'demo data: cannot create the lock file {lock_path} '
+            f'({e.strerror}); generating {out_dir} needs a writable folder '
+            'around it. Choose another --data-root/--out-dir.',
+            lock_path) from e

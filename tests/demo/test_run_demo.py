@@ -141,6 +141,18 @@ def test_run_demo_smallest_end_to_end(repo_root, tmp_path, capsys):
     assert log.count('reusing finished run') == 3
     assert [r['bbox_mAP'] for r in again['rows']] == \
         [r['bbox_mAP'] for r in rows]
+    # every file the job wrote is recorded as its own (--force may delete
+    # it), and a file of the user's in a stage is not (issue 21, item 6)
+    from demo_workflow import remove_demo_work_dir, work_dir_folder
+    assert work_dir_folder(str(tmp_path / 'wd')).foreign() == []
+    (tmp_path / 'wd' / 'det_pretrained' / 'my_notes.txt').write_text('x')
+    with pytest.raises(FileExistsError, match='my_notes.txt'):
+        run_demo.main(argv + ['--force'])
+    assert (tmp_path / 'wd' / 'det_pretrained' / 'my_notes.txt').is_file()
+    assert (tmp_path / 'wd' / 'results.md').is_file()  # nothing deleted
+    (tmp_path / 'wd' / 'det_pretrained' / 'my_notes.txt').unlink()
+    remove_demo_work_dir(str(tmp_path / 'wd'))
+    assert not any((tmp_path / 'wd').iterdir())
 
 
 def test_run_all_demos_orl_smallest(repo_root, tmp_path):
@@ -159,6 +171,9 @@ def test_run_all_demos_orl_smallest(repo_root, tmp_path):
         assert (s2 / name).is_file()
     assert (tmp_path / 'wd' / 'pretrain_byol').is_dir()  # stage 1
     assert (tmp_path / 'wd' / 'results.md').is_file()
+    # the three stages and stage 2 recorded everything they wrote
+    from demo_workflow import work_dir_folder
+    assert work_dir_folder(str(tmp_path / 'wd')).foreign() == []
 
 
 def test_first_nan_loss_iter(tmp_path):

@@ -7,7 +7,8 @@ import os.path as osp
 
 import pytest
 from demo_workflow import (PENDING_FILE, STAGE_FILE, pretrain_config,
-                           remove_demo_work_dir, run_train)
+                           remove_demo_work_dir, run_train, stage_folder,
+                           write_results)
 
 from mmscrl.compat import checkpoint_is_complete
 
@@ -58,6 +59,8 @@ def test_interrupted_stage_resumes_mid_way(tmp_path, tiny_demo_data):
     assert [osp.basename(p) for p in glob.glob(osp.join(work, '*.pth'))] \
         == ['iter_3.pth']
     assert run_train(cfg, work, settings)['reused']
+    # everything the two training runs wrote is recorded as the stage's
+    assert stage_folder(work).foreign() == []
 
 
 def test_foreign_work_dir_is_never_deleted(tmp_path):
@@ -69,12 +72,18 @@ def test_foreign_work_dir_is_never_deleted(tmp_path):
     with pytest.raises(FileExistsError, match='entries the demo did not'):
         remove_demo_work_dir(str(tmp_path))
     assert (work / 'thesis.tex').read_text() == 'x'
-    # a stage of ours with other settings is reset; results are removed
+    # what the demo recorded as its own (a stage, the results) is removed;
+    # look-alikes made by hand are not (issue 21, item 6)
     stage = tmp_path / 'stage'
     stage.mkdir()
     (stage / PENDING_FILE).write_text('{}')
     (work / 'thesis.tex').unlink()
     work.rmdir()
-    (tmp_path / 'results.md').write_text('t')
+    with pytest.raises(FileExistsError,
+                       match='stage/ .a folder the demo did not write'):
+        remove_demo_work_dir(str(tmp_path))
+    assert (stage / PENDING_FILE).is_file()
+    stage_folder(str(stage)).claim(PENDING_FILE)
+    write_results([], str(tmp_path), {})
     remove_demo_work_dir(str(tmp_path))
     assert os.listdir(tmp_path) == []

@@ -19,16 +19,19 @@ The detector's backbone is initialised by ``mmscrl.PretrainedBackbone``,
 set by ``mmscrl.models.utils.pretrained_backbone.set_pretrained``: the
 same initializer and the same function as the detection benchmarks.
 
-The demo only deletes what it wrote: a stage folder is reset (other
-settings) only if it holds the demo's own ``demo_pending.json`` or
-``demo_stage.json``; a non-empty folder without them is refused.
+The demo only deletes what it wrote (:mod:`mmscrl.demo.ownership`, the
+rule the demo data generator follows too): every stage folder records the
+files the demo and its training run wrote there, with their size and
+SHA-256; a stage reset (other settings) and ``--force`` delete those files
+only, and refuse, naming them and deleting nothing, when anything else is
+there (a file of the user's, a recorded file changed since, a copy of a
+stage). A non-empty folder that is not a demo stage is never used.
 """
 import copy
 import glob
 import json
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +39,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from mmscrl.demo.ownership import (LOCK_FILE, TRAINING_RUN_OUTPUTS,
+                                   OwnedFolder)
 from mmscrl.models.utils.pretrained_backbone import (RANDOM_INIT,
                                                      set_pretrained)
 from mmscrl.utils.fileio import atomic_write_text
@@ -78,37 +83,43 @@ def _is_stage_dir(path: str) -> bool:
                                 or osp.isfile(osp.join(path, STAGE_FILE)))
 
 
-def remove_demo_work_dir(work_dir: str) -> None:
-    """Delete a demo work dir's stages and results (``--force``).
+def work_dir_folder(work_dir: str) -> OwnedFolder:
+    """The demo job's work dir: results files and stage folders."""
+    return OwnedFolder(work_dir, 'demo work dir')
 
-    Only stage folders (holding ``demo_pending.json`` or
-    ``demo_stage.json``), the results files and the ORL stage-2 folder are
-    removed, and only if nothing else is in ``work_dir``.
+
+def stage_folder(work_dir: str) -> OwnedFolder:
+    """One stage's folder (a training run's work dir)."""
+    return OwnedFolder(work_dir, 'demo stage')
+
+
+def remove_demo_work_dir(work_dir: str, locked: bool = False) -> None:
+    """Delete what the demo wrote in its work dir (``--force``).
+
+    Removes the recorded results files and, in each stage folder (and the
+    ORL stage-2 folder), the files the stage recorded; ``work_dir`` itself
+    stays. Nothing is deleted if anything else is there.
+
+    Args:
+        work_dir (str): The demo job's ``--work-dir``.
+        locked (bool): The caller holds ``work_dir``'s lock (the demo job
+            does). Defaults to False.
 
     Raises:
-        FileExistsError: ``work_dir`` holds files the demo did not write
-            (they are named); nothing is deleted then.
+        ForeignFilesError: ``work_dir`` or a stage folder holds entries the
+            demo did not write or that changed since (they are named);
+            nothing is deleted then. A ``FileExistsError``.
+        DemoBusyError: Another process works in ``work_dir``.
     """
     if not osp.isdir(work_dir):
         return
-    ours, foreign = [], []
-    for name in sorted(os.listdir(work_dir)):
-        path = osp.join(work_dir, name)
-        if (name in RESULT_FILES and osp.isfile(path)) or _is_stage_dir(path) \
-                or (name == 'orl_stage2' and osp.isdir(path)):
-            ours.append(path)
-        else:
-            foreign.append(path)
-    if foreign:
-        raise FileExistsError(
-            f'--force: {work_dir} holds {len(foreign)} entries the demo did '
-            f'not write ({", ".join(foreign[:5])}); refusing to delete '
-            'anything. Choose another --work-dir or move them away.')
-    for path in ours:
-        if osp.isdir(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
+    folder = work_dir_folder(work_dir)
+    folder.check(
+        'delete anything (--force)',
+        'Move them out of it (a stage written by an older mmscrl, which '
+        'did not record its files, you delete yourself), or choose another '
+        '--work-dir.')
+    folder.remove(remove_root=False, locked=locked)
 
 
 def set_checkpoint_interval(cfg: Config,
@@ -314,24 +325,41 @@ def run_train(cfg: Config, work_dir: str, settings: Dict,
         done['reused'] = True
         return done
     pending = osp.join(work_dir, PENDING_FILE)
-    if osp.isdir(work_dir) and os.listdir(work_dir):
-        if not _is_stage_dir(work_dir):
-            raise FileExistsError(
-                f'{work_dir} is a non-empty folder that is not a demo stage '
-                f'(no {PENDING_FILE}/{STAGE_FILE}); refusing to reuse or '
-                'delete it. Choose another --work-dir.')
-        same = False
-        if osp.isfile(pending):
-            with open(pending) as f:
-                same = json.load(f) == settings
-        if not same:  # leftovers of a run with other settings: start over
-            shutil.rmtree(work_dir)
-    os.makedirs(work_dir, exist_ok=True)
+    if osp.isdir(work_dir) and os.listdir(work_dir) and \
+            not _is_stage_dir(work_dir):
+        raise FileExistsError(
+            f'{work_dir} is a non-empty folder that is not a demo stage '
+            f'(no {PENDING_FILE}/{STAGE_FILE}); refusing to reuse or '
+            'delete it. Choose another --work-dir.')
+    stage = stage_folder(work_dir)
+    with stage.lock(timeout=0):
+        return _run_train_locked(cfg, stage, settings, pending, banner,
+                                 extra_env)
+
+
+def _run_train_locked(cfg, stage, settings, pending, banner, extra_env):
+    """:func:`run_train` with the stage folder's lock held."""
+    work_dir = stage.root
+    same = False
+    if osp.isfile(pending):
+        with open(pending) as f:
+            same = json.load(f) == settings
+    if not same and any(n != LOCK_FILE for n in os.listdir(work_dir)):
+        # leftovers of a run with other settings: start over, deleting
+        # only what the demo wrote
+        stage.check(
+            'reset it for the new settings',
+            'Move them out of the folder (a stage written by an older '
+            'mmscrl, which did not record its files, you delete yourself), '
+            'or choose another --work-dir.')
+        stage.remove(remove_root=False, locked=True)
     atomic_write_text(pending, json.dumps(settings, indent=2))
+    stage.claim(PENDING_FILE)
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = work_dir
     cfg_path = osp.join(work_dir, 'config.py')
     cfg.dump(cfg_path)
+    stage.claim('config.py')
     cmd = [
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'train.py'), cfg_path, '--work-dir',
@@ -346,7 +374,11 @@ def run_train(cfg: Config, work_dir: str, settings: Dict,
     if banner:
         banner.info('running: ' + ' '.join(cmd))
     t0 = time.time()
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env)
+    stage.begin_writer(TRAINING_RUN_OUTPUTS)
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env)
+    finally:  # also on Ctrl-C; a killed job is caught up by the next look
+        stage.end_writer()
     if proc.returncode != 0:
         raise RuntimeError(
             f'training failed (exit {proc.returncode}) in {work_dir}; see the '
@@ -363,6 +395,7 @@ def run_train(cfg: Config, work_dir: str, settings: Dict,
         seconds=round(time.time() - t0, 1))
     atomic_write_text(
         osp.join(work_dir, STAGE_FILE), json.dumps(rec, indent=2))
+    stage.claim(STAGE_FILE)
     rec['reused'] = False
     return rec
 
@@ -511,4 +544,5 @@ def write_results(rows: List[Dict], out_dir: str, meta: Dict) -> Dict:
     atomic_write_text(paths['md'], md)
     atomic_write_text(paths['json'],
                       json.dumps(dict(rows=rows, meta=meta), indent=2))
+    work_dir_folder(out_dir).claim('results.md', 'results.json')
     return paths

@@ -9,6 +9,10 @@ Writes ``unlabeled/``, ``train/``, ``val/`` JPEGs and COCO instance
 annotations ``annotations/instances_{train,val,unlabeled}.json`` (see
 :mod:`mmscrl.demo.generator`). Deterministic for given arguments; skips the
 work when ``out-dir`` already holds the same data set (unless ``--force``).
+An existing data set is replaced only if it holds nothing but the files the
+generator recorded in it, unchanged; one generator at a time works on a
+folder (a second one waits, naming the first one's pid, for at most
+``--lock-timeout`` seconds).
 """
 import time
 
@@ -35,6 +39,9 @@ def parse_args(argv=None):
                    help='maximum objects per image (>= 1)')
     p.add_argument('--force', action='store_true',
                    help='regenerate even if an identical data set exists')
+    p.add_argument('--lock-timeout', type=float, default=None,
+                   help='seconds to wait while another generator works on '
+                   'the folder (default: until it ends; 0: refuse at once)')
     return p.parse_args(argv)
 
 
@@ -49,9 +56,12 @@ def main(argv=None):
         max_objects=args.max_objects)
     t0 = time.time()
     if args.force:
-        paths = generate_demo_dataset(args.out_dir, verbose=True, **kwargs)
+        paths = generate_demo_dataset(args.out_dir, verbose=True,
+                                      lock_timeout=args.lock_timeout,
+                                      **kwargs)
     else:
-        paths = ensure_demo_dataset(args.out_dir, verbose=True, **kwargs)
+        paths = ensure_demo_dataset(args.out_dir, verbose=True,
+                                    lock_timeout=args.lock_timeout, **kwargs)
     print(f'[demo data] ready in {paths["root"]} '
           f'({time.time() - t0:.1f}s)')
 

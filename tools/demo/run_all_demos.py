@@ -24,6 +24,7 @@ import subprocess
 import sys
 import traceback
 
+from mmscrl.demo.ownership import ORL_STAGE2_OUTPUTS, OwnedFolder
 from mmscrl.utils.cli import make_parser
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -70,13 +71,23 @@ def _opt(args, key):
     return DEFAULTS.get(key)
 
 
-def run_tool(cmd, out_file, banner):
-    """Run a stage-2 tool unless ``out_file`` exists (tools resume)."""
+def run_tool(cmd, out_file, banner, folder=None):
+    """Run a stage-2 tool unless ``out_file`` exists (tools resume).
+
+    ``folder`` (an ``OwnedFolder``, the demo's ``orl_stage2/``) records
+    what the tool writes there, so ``--force`` removes exactly that.
+    """
     if osp.isfile(out_file):
         banner.info(f'reusing {out_file}')
         return out_file
     banner.info('running: ' + ' '.join(cmd))
-    proc = subprocess.run(cmd, cwd=REPO_ROOT)
+    if folder is not None:
+        folder.begin_writer(ORL_STAGE2_OUTPUTS)
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT)
+    finally:
+        if folder is not None:
+            folder.end_writer()
     if proc.returncode != 0 or not osp.isfile(out_file):
         raise RuntimeError(f'{osp.basename(cmd[1])} failed (exit '
                            f'{proc.returncode}); no {out_file}')
@@ -114,6 +125,14 @@ def add_box_knn(rows, runs, paths, seed, depth=18):
 
 def main(argv=None):
     args = parse_args(argv)
+    from demo_workflow import work_dir_folder
+    work_dir = osp.abspath(args.work_dir)
+    # one demo job per work dir: a second one is refused, naming the pid
+    with work_dir_folder(work_dir).lock(timeout=0):
+        return _main(args, work_dir)
+
+
+def _main(args, work_dir):
     from demo_workflow import (Banner, format_results, pretrain_config,
                                run_detector, run_train, write_results)
 
@@ -121,7 +140,6 @@ def main(argv=None):
     from mmscrl.demo import ensure_demo_dataset
 
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
-    work_dir = osp.abspath(args.work_dir)
     data = {k: _opt(args, k) for k in ('num_unlabeled', 'num_train',
                                        'num_val', 'img_size')}
     workers = _opt(args, 'workers')
@@ -167,6 +185,7 @@ def main(argv=None):
                 banner('ORL stage 2: image kNN, selective search, RoI pairs')
                 s2 = ORL_STAGE2_SMALLEST if args.smallest else ORL_STAGE2
                 s2_dir = osp.join(work_dir, 'orl_stage2')
+                s2_folder = OwnedFolder(s2_dir, 'ORL stage-2 folder')
                 os.makedirs(s2_dir, exist_ok=True)
                 s1_cfg = osp.join(work_dir, 'pretrain_byol', 'config.py')
                 py = sys.executable
@@ -178,13 +197,13 @@ def main(argv=None):
                     osp.join(s2_dir, 'knn.npz'), '--k', str(s2['k']),
                     '--resize', str(s2['resize']), '--crop', str(s2['crop']),
                     '--device', 'cpu', '--num-workers', str(workers)
-                ], osp.join(s2_dir, 'knn.npz'), banner)
+                ], osp.join(s2_dir, 'knn.npz'), banner, s2_folder)
                 props = run_tool([
                     py, 'tools/orl/selective_search.py', '--data-root',
                     img_root, '--ann-file', paths['ann_unlabeled'], '--out',
                     osp.join(s2_dir, 'proposals.npz'), '--workers',
                     str(max(1, workers))
-                ], osp.join(s2_dir, 'proposals.npz'), banner)
+                ], osp.join(s2_dir, 'proposals.npz'), banner, s2_folder)
                 corr = run_tool([
                     py, 'tools/orl/generate_correspondence.py', s1_cfg,
                     ckpts['byol'], '--data-root', img_root, '--knn', knn,
@@ -193,7 +212,8 @@ def main(argv=None):
                     str(s2['min_size']), '--topn', str(s2['topn']),
                     '--patch-size', str(s2['patch_size']), '--device', 'cpu',
                     '--num-workers', str(workers)
-                ], osp.join(s2_dir, 'correspondence.npz'), banner)
+                ], osp.join(s2_dir, 'correspondence.npz'), banner,
+                    s2_folder)
                 banner('ORL stage 3 pre-training')
                 pretrain('orl', osp.join(REPO_ROOT, CONFIGS['orl']), {
                     'train_dataloader.dataset.ann_file': corr,

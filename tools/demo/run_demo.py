@@ -105,7 +105,8 @@ def parse_args(argv=None):
                    help='tiny CI setting (meaningless numbers)')
     p.add_argument('--force', action='store_true',
                    help='delete the stages and results in the work dir '
-                   'first (no reuse; refused if it holds other files)')
+                   'first (no reuse); only files the demo recorded as its '
+                   'own are deleted: anything else makes it refuse')
     return p.parse_args(argv)
 
 
@@ -133,6 +134,15 @@ def main(argv=None):
     args = parse_args(argv)
     opts = resolve(args)
     sys.path.insert(0, HERE)
+    from demo_workflow import work_dir_folder
+
+    work_dir = osp.abspath(args.work_dir)
+    # one demo job per work dir: a second one is refused, naming the pid
+    with work_dir_folder(work_dir).lock(timeout=0):
+        return _main(args, opts, work_dir)
+
+
+def _main(args, opts, work_dir):
     from demo_workflow import (Banner, format_results, pretrain_config,
                                remove_demo_work_dir, run_detector, run_train,
                                write_results)
@@ -142,9 +152,8 @@ def main(argv=None):
     from mmscrl.demo import ensure_demo_dataset
 
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
-    work_dir = osp.abspath(args.work_dir)
     if args.force:
-        remove_demo_work_dir(work_dir)
+        remove_demo_work_dir(work_dir, locked=True)
     banner = Banner(total=3 if args.skip_random else 4)
 
     banner('demo data')
