@@ -80,12 +80,23 @@ _NON_FINITE = [
     ('default_hooks.non_finite', MISSING,
      dict(type='mmscrl.NonFiniteCheckHook')),
 ]
+# COCO detection datasets: mmdet's CocoDataset, logging what it drops
+# (issue 21, item 11: negative-size boxes were dropped without a count)
+_CHECKED_COCO = [
+    (f'{split}_dataloader.dataset.type', 'CocoDataset',
+     'mmscrl.CheckedCocoDataset') for split in ('train', 'val', 'test')
+]
 INTENDED_CHANGES = {
-    _DET + 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py': _NON_FINITE,
-    _DET + 'coco/retinanet_r50_fpn_ms-1x_coco.py': _NON_FINITE,
-    _DET + 'coco/mask-rcnn_r50_fpn_ms-1x_coco.py': _NON_FINITE,
-    _DET + 'coco/mask-rcnn_r50_fpn_ms-2x_coco.py': _NON_FINITE,
-    _DET + 'coco/mask-rcnn_r50-c4_ms-1x_coco.py': _NON_FINITE,
+    _DET + 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py':
+    _NON_FINITE + _CHECKED_COCO,
+    _DET + 'coco/retinanet_r50_fpn_ms-1x_coco.py':
+    _NON_FINITE + _CHECKED_COCO,
+    _DET + 'coco/mask-rcnn_r50_fpn_ms-1x_coco.py':
+    _NON_FINITE + _CHECKED_COCO,
+    _DET + 'coco/mask-rcnn_r50_fpn_ms-2x_coco.py':
+    _NON_FINITE + _CHECKED_COCO,
+    _DET + 'coco/mask-rcnn_r50-c4_ms-1x_coco.py':
+    _NON_FINITE + _CHECKED_COCO,
     _DET + 'voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py': _NON_FINITE,
     'densecl/densecl_resnet50_8xb32-coslr-200e_in1k.py': _DENSECL_INIT,
     'densecl/densecl_resnet50_8xb32-coslr-800e_coco.py': _DENSECL_INIT,
@@ -111,7 +122,8 @@ INTENDED_CHANGES = {
         # the config builds mmscrl's hook and initializer by itself
         ('custom_imports', MISSING,
          dict(imports=['mmscrl'], allow_failed_imports=False)),
-    ] + _NON_FINITE,
+        ('dataset_type', 'CocoDataset', 'mmscrl.CheckedCocoDataset'),
+    ] + _NON_FINITE + _CHECKED_COCO,
     # stale ImageNet helper values of the 200e parent replaced by the COCO
     # data base's (the dataloader was already COCO)
     'mocov2/mocov2_resnet50_8xb32-coslr-800e_coco.py': [

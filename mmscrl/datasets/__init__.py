@@ -2,6 +2,7 @@
 """mmscrl datasets and transforms (registered in the ``mmscrl`` scope under
 the same names): ``mmscrl.datasets.ORLDataset``,
 ``mmscrl.datasets.SCRLBoxPairSampler``, ..."""
+from .coco_detection import CheckedCocoDataset
 from .orl_dataset import ORLDataset
 from .transforms.fast_transforms import (FastColorJitter, FastGaussianBlur,
                                          FastRandomApply, FastRandomFlip,
@@ -16,7 +17,7 @@ from .transforms.scrl_transforms import (MultiViewWithGeometry,
                                          ResizeBlur, SCRLBoxPairSampler)
 
 __all__ = [
-    'ORLDataset', 'ORLCropPatches', 'ORLMultiView', 'MultiViewWithGeometry',
+    'CheckedCocoDataset', 'ORLDataset', 'ORLCropPatches', 'ORLMultiView', 'MultiViewWithGeometry',
     'RandomFlipWithGeometry', 'RandomResizedCropWithGeometry', 'ResizeBlur',
     'SCRLBoxPairSampler', 'LoadImageForViews', 'FastRandomResizedCrop',
     'FastRandomFlip', 'FastColorJitter', 'FastRandomGrayscale',

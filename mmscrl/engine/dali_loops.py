@@ -4,7 +4,8 @@
 Switch any shipped two-view pre-training config to DALI (``pip install -e
 .[dali]``) without editing it::
 
-    tools/dist_train.sh configs/scrl/scrl_resnet50_8xb256-lars-coslr-200e_in1k.py 8 \\
+    CFG=configs/scrl/scrl_resnet50_8xb256-lars-coslr-200e_in1k.py
+    tools/dist_train.sh $CFG 8 \\
         --cfg-options train_cfg.type=DALIEpochBasedTrainLoop
 
 (``DALIIterBasedTrainLoop`` for iteration-based schedules such as the demo's;

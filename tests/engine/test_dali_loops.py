@@ -11,7 +11,8 @@ import mmscrl  # noqa: F401
 from mmscrl.engine import dali_loops
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_SCRL = osp.join(REPO, 'configs/demo/scrl_resnet18_1xb32-coslr-500i_demo.py')
+DEMO_SCRL = osp.join(REPO, 'configs', 'demo',
+                     'scrl_resnet18_1xb32-coslr-500i_demo.py')
 
 
 def test_missing_dali_is_named(monkeypatch):

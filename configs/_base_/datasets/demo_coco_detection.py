@@ -1,7 +1,8 @@
 # COCO-format detection on the labeled demo split
 # (tools/demo/generate_demo_data.py): 128 px synthetic scenes, 5 shape
 # classes, bbox evaluation with mmdet's CocoMetric.
-dataset_type = 'CocoDataset'
+# mmdet's CocoDataset, logging the annotations it drops
+dataset_type = 'mmscrl.CheckedCocoDataset'
 data_root = 'data/demo/'
 metainfo = dict(classes=('disk', 'square', 'triangle', 'star', 'cross'))
 img_scale = (128, 128)

@@ -13,7 +13,11 @@ model = dict(
     neck=dict(norm_cfg=norm_cfg))
 
 train_pipeline = _base_.transfer_box_train_pipeline
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# mmdet's CocoDataset, logging the annotations it drops
+train_dataloader = dict(
+    dataset=dict(type='mmscrl.CheckedCocoDataset', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type='mmscrl.CheckedCocoDataset'))
+test_dataloader = val_dataloader
 
 # stop a diverging run (NaN/Inf loss term, parameter or buffer) before it
 # writes a checkpoint (mmscrl/engine/hooks/non_finite_check_hook.py); a
