@@ -40,9 +40,9 @@ Batches are copied into torch tensors by DALI's ``feed_ndarray`` on both
 devices, so the CPU tests exercise the whole path but the decoder and the
 GPU placement; those two are exercised by ``tools/benchmarks/gpu_check.sh``.
 
-What it is not (yet): a drop-in ``train_dataloader`` of the MMEngine Runner
-(which builds torch ``DataLoader`` objects) -- it is an iterable of batches
-for ``model.train_step`` and the benchmarks.
+It is an iterable of batches (``model.train_step``, the benchmarks); the
+Runner trains on it through the loops of :mod:`mmscrl.engine.dali_loops`
+(``train_cfg.type='DALIEpochBasedTrainLoop'``).
 """
 import io
 import math
