@@ -8,8 +8,10 @@ custom_hooks = [
     dict(type='EMAMomentumLoggerHook'),  # logs the EMA momentum
     # box-level + image-level kNN top-1 of the backbone (RoIAlign in the
     # ground-truth boxes): the labelled train split votes for the val split,
-    # every 100 iterations and at the end (logged as knn/*)
-    dict(type='BoxKNNHook', data_root='data/demo/',
+    # every 100 iterations and at the end (logged as knn/*). Its paths are
+    # relative to the training dataset's data_root (the hook's default), so
+    # train_dataloader.dataset.data_root moves the whole demo data folder
+    dict(type='BoxKNNHook',
          ann_file='annotations/instances_train.json', img_dir='train/',
          val_ann_file='annotations/instances_val.json', val_img_dir='val/',
          interval=100, img_size=128),

@@ -31,8 +31,9 @@ custom_hooks = [
     dict(type='QueueLenCheckHook'),
     dict(type='DenseCLHook', start_iters=50),
     dict(type='EMAMomentumLoggerHook'),  # logs the (constant) EMA momentum
-    # box-level + image-level kNN (as in _base_/demo_runtime.py)
-    dict(type='BoxKNNHook', data_root='data/demo/',
+    # box-level + image-level kNN (as in _base_/demo_runtime.py; paths
+    # relative to train_dataloader.dataset.data_root)
+    dict(type='BoxKNNHook',
          ann_file='annotations/instances_train.json', img_dir='train/',
          val_ann_file='annotations/instances_val.json', val_img_dir='val/',
          interval=100, img_size=128),

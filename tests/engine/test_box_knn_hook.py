@@ -45,20 +45,29 @@ def demo(tmp_path_factory):
         str(root), num_unlabeled=0, num_train=6, num_val=3, img_size=64)
 
 
-def _runner(tmp_path, hook_cfg=None, max_iters=3):
+class ToyRootedData(ToyData):
+    """``ToyData`` with a ``data_root``, as mmengine's datasets have."""
+
+    def __init__(self, data_root):
+        self.data_root = data_root
+
+
+def _runner(tmp_path, hook_cfg=None, max_iters=3, dataset=None,
+            default_hooks=None):
     torch.manual_seed(0)
     return Runner(
         model=ToySelfSup(),
         work_dir=str(tmp_path),
         train_dataloader=dict(
-            dataset=ToyData(),
+            dataset=ToyData() if dataset is None else dataset,
             sampler=dict(type='DefaultSampler', shuffle=False),
             collate_fn=dict(type='default_collate'),
             batch_size=2,
             num_workers=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
+                           **(default_hooks or {})),
         custom_hooks=[hook_cfg] if hook_cfg else None,
         visualizer=dict(  # one instance per run (ManagerMixin by name)
             type='Visualizer', name=f'vis_{osp.basename(str(tmp_path))}',
@@ -138,3 +147,84 @@ def test_curves_draw_knn_at_its_iteration(demo, tmp_path):
     out = plot_curves({'run': recs}, str(tmp_path / 'c.png'),
                       keys=['loss', 'knn/box_top1', 'knn/image_top1'])
     assert osp.getsize(out) > 0
+
+
+# -- issue 22, item 2: one data_root for the whole config; an evaluation
+# failure never costs a checkpoint --------------------------------------
+
+def _demo_hook_cfg(rel='demo/scrl_resnet18_1xb32-coslr-500i_demo.py'):
+    """The BoxKNNHook of a shipped demo config, at 64 px."""
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(repo, 'configs', rel))
+    hooks = [h for h in cfg.custom_hooks if h['type'] == 'BoxKNNHook']
+    assert len(hooks) == 1, rel
+    return dict(hooks[0].to_dict(), img_size=64, interval=2)
+
+
+@pytest.mark.parametrize('rel', [
+    'demo/scrl_resnet18_1xb32-coslr-500i_demo.py',
+    'demo/densecl_resnet18_1xb32-coslr-500i_demo.py',
+])
+def test_demo_hook_follows_the_train_data_root(rel, demo, tmp_path,
+                                               monkeypatch):
+    """A demo config whose train_dataloader.dataset.data_root is moved
+    (here: the demo data elsewhere, run from a folder without data/demo)
+    evaluates on the moved data, not on the hook's own data/demo/."""
+    monkeypatch.chdir(tmp_path)
+    root = osp.dirname(demo['train'])
+    runner = _runner(tmp_path, _demo_hook_cfg(rel), max_iters=2,
+                     dataset=ToyRootedData(root))
+    runner.train()
+    hook = [h for h in runner.hooks if isinstance(h, BoxKNNHook)][0]
+    assert hook.ann_file == osp.join(root, 'annotations',
+                                     'instances_train.json')
+    assert hook.val_img_dir == osp.join(root, 'val/')
+    assert [h['iter'] for h in hook.history] == [2]
+
+
+def test_hook_without_labelled_set_stops_before_training(tmp_path):
+    """Moved to a folder of unlabelled images, the demo hook stops the run
+    before its first iteration, naming the file it looked for."""
+    images = tmp_path / 'my_images'
+    images.mkdir()
+    runner = _runner(tmp_path, _demo_hook_cfg(), max_iters=2,
+                     dataset=ToyRootedData(str(images)))
+    with pytest.raises(FileNotFoundError,
+                       match=str(images / 'annotations')):
+        runner.train()
+    assert runner.iter == 0
+
+
+def test_explicit_data_root_wins(demo, tmp_path):
+    root = osp.dirname(demo['train'])
+    cfg = dict(_demo_hook_cfg(), data_root=root)
+    runner = _runner(tmp_path, cfg, max_iters=2,
+                     dataset=ToyRootedData(str(tmp_path / 'elsewhere')))
+    runner.train()
+    hook = [h for h in runner.hooks if isinstance(h, BoxKNNHook)][0]
+    assert hook.img_dir == osp.join(root, 'train/')
+
+
+def test_evaluation_failure_keeps_the_checkpoint(demo, tmp_path,
+                                                 monkeypatch):
+    """The hook's evaluation raises at iteration 2, when the checkpoint
+    hook saves too: iter_2.pth and last_checkpoint are written first."""
+
+    def boom(self, runner):
+        raise RuntimeError('evaluation failed')
+
+    monkeypatch.setattr(BoxKNNHook, 'evaluate', boom)
+    work = tmp_path
+    runner = _runner(
+        work, dict(type='BoxKNNHook', ann_file=demo['ann_train'],
+                   img_dir=demo['train'], interval=2, img_size=64),
+        max_iters=4,
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                           interval=2, by_epoch=False)))
+    with pytest.raises(RuntimeError, match='evaluation failed'):
+        runner.train()
+    assert runner.iter == 1  # the failing hook ran after iteration 2
+    assert (work / 'iter_2.pth').is_file()
+    assert (work / 'last_checkpoint').read_text().strip() == str(
+        work / 'iter_2.pth')

@@ -5,10 +5,15 @@
 # skip LARS and weight decay (the official substring rule misses some BN
 # weights) and step with lr * g (the official code applies lr twice,
 # lr^2 * g); see configs/scrl/README.md.
-# Mixed precision as the official default (AMP + dynamic loss scale).
+# Mixed precision as the official default (AMP + dynamic loss scale). The
+# constructor (mmscrl/engine/optim_wrapper_constructor.py) builds exactly
+# this AmpOptimWrapper on a GPU; without one it trains in fp32 with
+# OptimWrapper and says so in one log line (mmengine's AmpOptimWrapper
+# asserts a GPU), and optim_wrapper.type=OptimWrapper works as an override.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
+    constructor='SelfSupOptimWrapperConstructor',
     optimizer=dict(type='LARS', lr=0.45, momentum=0.9, weight_decay=1e-6,
                    eta=0.001, eps=1e-8),
     paramwise_cfg=dict(

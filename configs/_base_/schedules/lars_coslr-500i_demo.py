@@ -11,6 +11,7 @@ warmup_iters = 50
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
+    constructor=_base_.optim_wrapper.constructor,  # one line for target_net
     optimizer=dict(_base_.optim_wrapper.optimizer, lr=0.3),
     paramwise_cfg=_base_.optim_wrapper.paramwise_cfg)
 param_scheduler = [

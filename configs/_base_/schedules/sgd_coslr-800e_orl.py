@@ -1,9 +1,13 @@
 # ORL stage 1 and stage 3 schedule (Jiahao000/ORL, identical in both):
 # SGD lr 0.4 (batch 512), momentum 0.9, weight decay 1e-4 on ALL parameters
 # (no paramwise options, no LARS); fp16 (official apex O1 -> native AMP).
+# The constructor builds exactly this AmpOptimWrapper on a GPU; on a CPU
+# it trains in fp32 with OptimWrapper, saying so in one log line
+# (mmscrl/engine/optim_wrapper_constructor.py).
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
+    constructor='SelfSupOptimWrapperConstructor',
     optimizer=dict(type='SGD', lr=0.4, momentum=0.9, weight_decay=1e-4))
 
 # mmcv 1.x CosineAnnealing (min_lr 0) stepped per EPOCH over all 800 epochs,

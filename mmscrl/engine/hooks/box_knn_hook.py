@@ -14,6 +14,7 @@ No other self-supervised code base monitors localisation: they offer
 image-level kNN / linear probes only, which need not improve when region
 features do (SCRL, DenseCL and ORL all target region features).
 """
+import logging
 import os.path as osp
 import time
 from typing import Optional, Sequence
@@ -34,14 +35,21 @@ class BoxKNNHook(Hook):
     Runs on the main process only (the other ranks go on and wait at the
     next gradient synchronisation); the backbone is called directly, outside
     any DDP wrapper, in eval mode (BN running statistics), and its mode is
-    restored.
+    restored. Its files are read and checked at ``before_train``. It runs
+    after the ``CheckpointHook`` of the same iteration (priority
+    ``VERY_LOW``, registered after the default hooks), so an evaluation
+    that raises never costs that iteration's checkpoint.
 
     Args:
         ann_file (str): COCO-format detection json of the labelled set.
         img_dir (str): Folder of its images.
         data_root (str, optional): Folder that relative ``ann_file``,
             ``img_dir``, ``val_ann_file`` and ``val_img_dir`` are joined to.
-            Defaults to None (paths used as given).
+            Defaults to None: the ``data_root`` of the runner's training
+            dataset (so ``train_dataloader.dataset.data_root``, in a config
+            or ``--cfg-options``, moves the labelled set with the images),
+            or the paths as given when that dataset has none. ``''`` uses
+            the paths as given (relative to the working directory).
         val_ann_file (str, optional): A second labelled set: the first set's
             boxes then vote for this one's (train/val protocol). Defaults to
             None: leave-one-out on the first set, excluding the same image's
@@ -67,7 +75,10 @@ class BoxKNNHook(Hook):
             (the evaluation time in mean training iterations).
     """
 
-    priority = 'LOW'  # after LoggerHook's record of the same iteration
+    # after LoggerHook's record and CheckpointHook's save (both registered
+    # before the custom hooks) of the same iteration: an evaluation that
+    # raises must not cost the checkpoint
+    priority = 'VERY_LOW'
 
     def __init__(self,
                  ann_file: str,
@@ -93,15 +104,9 @@ class BoxKNNHook(Hook):
             raise ValueError('BoxKNNHook: give both val_ann_file and '
                              'val_img_dir, or neither')
 
-        def join(path):
-            if path is None or data_root is None or osp.isabs(path):
-                return path
-            return osp.join(data_root, path)
-
         self.data_root = data_root
-        self.ann_file, self.img_dir = join(ann_file), join(img_dir)
-        self.val_ann_file = join(val_ann_file)
-        self.val_img_dir = join(val_img_dir)
+        self._given = (ann_file, img_dir, val_ann_file, val_img_dir)
+        self._join(data_root)
         self.interval = int(interval)
         self.ks = tuple(k) if isinstance(k, (list, tuple)) else (int(k), )
         self.temperature = float(temperature)
@@ -115,6 +120,53 @@ class BoxKNNHook(Hook):
         self._sets = None
         self._last_iter = None
         self.history = []
+
+    def _join(self, data_root: Optional[str]) -> None:
+        """Set ``ann_file``, ``img_dir``, ``val_ann_file`` and
+        ``val_img_dir``: the given paths, relative ones joined to
+        ``data_root`` (when not None)."""
+
+        def join(path):
+            if path is None or data_root is None or osp.isabs(path):
+                return path
+            return osp.join(data_root, path)
+
+        (self.ann_file, self.img_dir, self.val_ann_file,
+         self.val_img_dir) = (join(p) for p in self._given)
+
+    @staticmethod
+    def train_data_root(runner) -> Optional[str]:
+        """The ``data_root`` of the runner's training dataset (looked up
+        through dataset wrappers), or None."""
+        loader = getattr(runner, '_train_dataloader', None)
+        for node in (loader, getattr(runner, 'cfg', None) and
+                     runner.cfg.get('train_dataloader', None)):
+            for _ in range(8):  # dataset -> wrapped dataset -> ...
+                if node is None:
+                    break
+                if isinstance(node, dict):
+                    root, node = node.get('data_root'), node.get('dataset')
+                else:
+                    root = getattr(node, 'data_root', None)
+                    node = getattr(node, 'dataset', None)
+                if isinstance(root, str) and root:
+                    return root
+        return None
+
+    def _resolve(self, runner) -> None:
+        """With ``data_root=None``, join relative paths to the training
+        dataset's ``data_root`` (logged)."""
+        if self.data_root is not None or all(
+                p is None or osp.isabs(p) for p in self._given):
+            return
+        root = self.train_data_root(runner)
+        if root is not None:
+            self._join(root)
+            print_log(
+                f'BoxKNNHook: labelled set under the training data_root '
+                f'{root!r}: {self.ann_file}'
+                + (f', {self.val_ann_file}' if self.val_ann_file else ''),
+                logger='current')
 
     def _load(self):
         from mmscrl.evaluation.checkpoint_eval import load_detection_set
@@ -143,7 +195,17 @@ class BoxKNNHook(Hook):
                 malformed annotation or no image with a box (named).
         """
         if self._sets is None and is_main_process():
-            self._sets = self._load()
+            self._resolve(runner)
+            try:
+                self._sets = self._load()
+            except (FileNotFoundError, ValueError):
+                print_log(
+                    'BoxKNNHook (custom_hooks) cannot read its labelled set '
+                    f'({self.ann_file}, images in {self.img_dir}): give its '
+                    'data_root / ann_file / img_dir a labelled COCO-format '
+                    'set, or remove it from custom_hooks to train without '
+                    'it.', logger='current', level=logging.ERROR)
+                raise
             n = [0 if s is None else len(s['imgs']) for s in self._sets]
             print_log(
                 f'BoxKNNHook: {n[0]} labelled images of {self.ann_file}'
@@ -168,6 +230,7 @@ class BoxKNNHook(Hook):
         """Run the evaluation now; returns the metrics (no logging)."""
         from mmscrl.evaluation.checkpoint_eval import evaluate_backbone
         if self._sets is None:
+            self._resolve(runner)
             self._sets = self._load()
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
