@@ -21,6 +21,21 @@ MMEngine) raises :class:`KeyError` at import time. A class that re-implements
 an upstream name gets a distinct name (our DenseCL algorithm is
 ``DenseCLOfficial``; mmpretrain's stays reachable as ``DenseCL``). The tests
 also check our names against mmdet's registries.
+
+Configs inherited through ``mmscrl::``
+--------------------------------------
+``_base_ = 'mmscrl::demo/...'`` makes MMEngine stamp ``_scope_='mmscrl'`` on
+every outermost typed dict of that base that has no scope yet, whatever the
+base's ``default_scope``; such a dict and the dicts it builds (a dataset's
+pipeline) are resolved here. These registries deliberately do not fall
+through to mmdet or mmseg: mmcv registers ``RandomFlip``, ``Resize`` and
+``LoadAnnotations`` in the root, so a fall-through after the parents would
+still give mmcv's classes (boxes not flipped or resized). Hence a shipped
+config names another library's classes with their scope
+(``mmdet.PackDetInputs``, ``mmdet.CocoMetric``) unless they come from that
+library's own ``pkg::`` base (already stamped with its scope);
+``tests/test_pkg_inheritance.py`` checks that every shipped config resolves
+the same classes by path and through ``mmscrl::``.
 """
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
@@ -46,8 +61,9 @@ class ScopedRegistry(Registry):
             for name in names:
                 if name in parent.module_dict:
                     raise KeyError(
-                        f'mmscrl cannot register "{name}" in the "{self.name}" '
-                        f'registry: scope "{parent.scope}" already has it and '
+                        f'mmscrl cannot register "{name}" in the '
+                        f'"{self.name}" registry: scope "{parent.scope}" '
+                        'already has it and '
                         'ours would shadow it under default_scope="mmscrl". '
                         'Pick a distinct name (see mmscrl/registry.py).')
             parent = parent.parent

@@ -86,6 +86,30 @@ _CHECKED_COCO = [
     (f'{split}_dataloader.dataset.type', 'CocoDataset',
      'mmscrl.CheckedCocoDataset') for split in ('train', 'val', 'test')
 ]
+# the demo detector's mmdet classes carry their scope, so that a config
+# inheriting it as 'mmscrl::...' (dicts stamped _scope_='mmscrl') builds the
+# same classes (issue 22, item 3)
+_DEMO_DET_PIPES = {
+    'train': ('LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomFlip',
+              'PackDetInputs'),
+    'test': ('LoadImageFromFile', 'Resize', 'LoadAnnotations',
+             'PackDetInputs'),
+}
+_MMDET_SCOPED = [
+    (f'{prefix}.{i}.type', name, f'mmdet.{name}')
+    for split, prefix in (('train', 'train_pipeline'),
+                          ('train', 'train_dataloader.dataset.pipeline'),
+                          ('test', 'test_pipeline'),
+                          ('test', 'val_dataloader.dataset.pipeline'),
+                          ('test', 'test_dataloader.dataset.pipeline'))
+    for i, name in enumerate(_DEMO_DET_PIPES[split])
+    if name != 'LoadImageFromFile'  # mmcv's, the same in every scope
+] + [
+    ('train_dataloader.batch_sampler.type', 'AspectRatioBatchSampler',
+     'mmdet.AspectRatioBatchSampler'),
+    ('val_evaluator.type', 'CocoMetric', 'mmdet.CocoMetric'),
+    ('test_evaluator.type', 'CocoMetric', 'mmdet.CocoMetric'),
+]
 INTENDED_CHANGES = {
     _DET + 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py':
     _NON_FINITE + _CHECKED_COCO,
@@ -123,7 +147,7 @@ INTENDED_CHANGES = {
         ('custom_imports', MISSING,
          dict(imports=['mmscrl'], allow_failed_imports=False)),
         ('dataset_type', 'CocoDataset', 'mmscrl.CheckedCocoDataset'),
-    ] + _NON_FINITE + _CHECKED_COCO,
+    ] + _NON_FINITE + _CHECKED_COCO + _MMDET_SCOPED,
     # stale ImageNet helper values of the 200e parent replaced by the COCO
     # data base's (the dataloader was already COCO)
     'mocov2/mocov2_resnet50_8xb32-coslr-800e_coco.py': [
@@ -226,8 +250,9 @@ BOX_KNN_DEMOS = ('demo/scrl_resnet18_1xb32-coslr-500i_demo.py',
                  'demo/byol_resnet18_1xb32-coslr-500i_demo.py',
                  'demo/orl_resnet18_1xb32-coslr-500i_demo.py',
                  'demo/densecl_resnet18_1xb32-coslr-500i_demo.py')
+# (its paths relative to the training dataset's data_root, issue 22 item 2)
 BOX_KNN_DEMO_HOOK = dict(
-    type='BoxKNNHook', data_root='data/demo/',
+    type='BoxKNNHook',
     ann_file='annotations/instances_train.json', img_dir='train/',
     val_ann_file='annotations/instances_val.json', val_img_dir='val/',
     interval=100, img_size=128)
@@ -326,6 +351,12 @@ def expected(old_resolved, new_path):
     if new_path in BOX_KNN_DEMOS:  # the box/image kNN hook appended
         hooks = _get(exp, 'custom_hooks')
         changes.append(('custom_hooks', hooks, hooks + [BOX_KNN_DEMO_HOOK]))
+    if (_get(exp, 'optim_wrapper.type') == 'AmpOptimWrapper'
+            or _get(exp, 'optim_wrapper.optimizer.type') == 'LARS'):
+        # AMP falls back to fp32 without GPU; one line for frozen params
+        # (issue 22, items 1 and 5)
+        changes.append(('optim_wrapper.constructor', MISSING,
+                        'SelfSupOptimWrapperConstructor'))
     if new_path == 'demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py':
         changes.append(('model.backbone.init_cfg', None, dict(
             type='mmscrl.PretrainedBackbone', checkpoint=None)))

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The shared body of every per-task wrapper whose arguments start with a
-# config and a checkpoint (transfer benchmarks, kNN evaluation, ORL stage 2):
-#   tools/ckpt_run.sh dist  SCRIPT FLAG CONFIG CHECKPOINT GPUS [script args...]
-#   tools/ckpt_run.sh slurm SCRIPT FLAG PARTITION JOB_NAME CONFIG CHECKPOINT [script args...]
+# config and a checkpoint (transfer benchmarks, kNN evaluation, ORL stage 2).
+# Usage: tools/ckpt_run.sh dist  SCRIPT FLAG CONFIG CHECKPOINT GPUS [script args...]
+#        tools/ckpt_run.sh slurm SCRIPT FLAG PARTITION JOB_NAME CONFIG CHECKPOINT [script args...]
 # FLAG is the option that carries CHECKPOINT (e.g. --pretrained), or "-" to
 # pass it positionally right after CONFIG. The launcher option is added
 # (--launcher pytorch / --launcher=slurm) and the job goes through
 # tools/dist_run.sh (torchrun) or tools/slurm_run.sh (srun); see those for the
-# environment variables.
+# environment variables. -h/--help as MODE prints this; -h/--help among the
+# wrapper's own arguments (CONFIG CHECKPOINT GPUS or PARTITION JOB_NAME
+# CONFIG CHECKPOINT) prints the wrapper's usage line, and nothing starts.
 set -e
+case "${1:-}" in
+  -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+esac
 MODE=$1
 SCRIPT=$2
 FLAG=$3
@@ -21,8 +26,13 @@ case "$MODE" in
   *) echo "tools/ckpt_run.sh: MODE must be dist or slurm, got '$MODE'" >&2
      exit 2 ;;
 esac
+for arg in "${@:1:$NEED}"; do
+  case "$arg" in
+    -h|--help) echo "usage: ($NAME) $USAGE [$NAME args...]"; exit 0 ;;
+  esac
+done
 if [ $# -lt $NEED ]; then
-  echo "usage: ($NAME) $USAGE [args...]" >&2
+  echo "usage: ($NAME) $USAGE [$NAME args...]" >&2
   exit 2
 fi
 if [ "$MODE" = slurm ]; then

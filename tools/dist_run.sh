@@ -5,6 +5,12 @@
 #      PYTHON (default: $MMSCRL_VENV/bin/python, else <repo>/.venv/bin/python,
 #      else python from PATH; see tools/find_python.sh).
 # Without CUDA the processes run on CPU over gloo (see mmscrl/compat.py).
+# -h/--help as GPUS or SCRIPT prints this.
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
+for arg in "${@:1:2}"; do
+  case "$arg" in -h|--help) usage; exit 0 ;; esac
+done
+if [ $# -lt 2 ]; then usage >&2; exit 2; fi
 GPUS=$1
 SCRIPT=$2
 shift 2

@@ -9,17 +9,30 @@
 # is installed (pip install -e .[dali]; rows 'DALI GPU' in results.md).
 # Writes results.json, results.md and ratios.png to OUT_DIR.
 #
+# Usage: bash tools/benchmarks/gpu_check.sh [--dry-run] [OUT_DIR]
 #   bash tools/benchmarks/gpu_check.sh [OUT_DIR]            # on a GPU
 #   bash tools/benchmarks/gpu_check.sh --dry-run [OUT_DIR]  # CPU, tiny sizes
+# OUT_DIR defaults to work_dirs/benchmarks/gpu (relative to the repository).
 #
 # PYTHON overrides the interpreter (default: the repo's .venv, else python).
 set -euo pipefail
+SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$SELF"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 DRY_RUN=0
-if [[ "${1:-}" == "--dry-run" ]]; then
-    DRY_RUN=1
-    shift
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+    --dry-run) DRY_RUN=1; shift ;;
+esac
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+    -*) echo "gpu_check.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+esac
+if [[ $# -gt 1 ]]; then
+    echo "gpu_check.sh: one OUT_DIR at most, got: $*" >&2
+    usage >&2
+    exit 2
 fi
 OUT_DIR="${1:-work_dirs/benchmarks/gpu}"
 if [[ -z "${PYTHON:-}" ]]; then

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build (or reuse) an mmcv wheel with compiled ops for the torch in the active Python.
 #
+# Usage: [PYTHON=python] [MMCV_VERSION=2.1.0] bash tools/setup/build_mmcv.sh   (no arguments)
+#
 # mmcv publishes no wheel for torch 2.14, so we build 2.1.0 from its sdist:
 #   * MMCV_WITH_OPS=1 so that mmcv.ops (RoIAlign, NMS, ...) is compiled;
 #   * --no-build-isolation so the build sees the installed torch;
@@ -12,6 +14,14 @@
 #
 # GPU users: export FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST (e.g. "8.0;9.0") before running.
 set -euo pipefail
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
+if [ $# -gt 0 ]; then
+  echo "tools/setup/build_mmcv.sh takes no arguments (got: $*); it is" \
+    "configured by environment variables" >&2
+  usage >&2
+  exit 2
+fi
 MMCV_VERSION=${MMCV_VERSION:-2.1.0}
 PY=${PYTHON:-python}
 CACHE=${MMSCRL_WHEEL_CACHE:-$HOME/.cache/mmscrl/wheels}

@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # One-shot, unattended set-up of an isolated environment for mmscrl.
 #
-#   bash tools/setup/install.sh            # creates ./.venv (override: MMSCRL_VENV=/path)
+# Usage: bash tools/setup/install.sh     # creates ./.venv (override: MMSCRL_VENV=/path)
+#   No arguments; PYTHON_FOR_VENV (python3.11) is the Python the venv is made from.
 #
 # Order matters: torch -> setuptools<82 -> mmcv (built with ops, cached) ->
 # mmengine/mmpretrain/mmdet (which then find mmcv satisfied) -> mmscrl (editable).
 # Versions come from requirements/constraints.txt. Idempotent: re-running it on a
 # ready environment takes seconds. GPU users: see README "Install for GPU".
 set -euo pipefail
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
+if [ $# -gt 0 ]; then
+  echo "tools/setup/install.sh takes no arguments (got: $*); it is configured" \
+    "by environment variables" >&2
+  usage >&2
+  exit 2
+fi
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${MMSCRL_VENV:-$ROOT/.venv}
 PYBIN=${PYTHON_FOR_VENV:-python3.11}

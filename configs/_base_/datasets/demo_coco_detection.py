@@ -6,19 +6,24 @@ dataset_type = 'mmscrl.CheckedCocoDataset'
 data_root = 'data/demo/'
 metainfo = dict(classes=('disk', 'square', 'triangle', 'star', 'cross'))
 img_scale = (128, 128)
+# mmdet's classes carry their scope: inherited as 'mmscrl::_base_/...' or
+# through a config inheriting 'mmscrl::demo/...', these dicts are built in
+# the mmscrl scope, where 'PackDetInputs' does not exist and 'RandomFlip',
+# 'Resize', 'LoadAnnotations' would be mmcv's (boxes not flipped/resized).
+# mmcv's LoadImageFromFile and mmengine's samplers are found in every scope.
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True),
+    dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
+    dict(type='mmdet.RandomFlip', prob=0.5),
+    dict(type='mmdet.PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
+    dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True),
+    dict(type='mmdet.PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor')),
 ]
@@ -27,7 +32,7 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    batch_sampler=dict(type='mmdet.AspectRatioBatchSampler'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -52,7 +57,7 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    type='CocoMetric',
+    type='mmdet.CocoMetric',
     ann_file=data_root + 'annotations/instances_val.json',
     metric='bbox',
     format_only=False)
