@@ -2,17 +2,20 @@
 """mmscrl models: the algorithms (registered in the ``mmscrl`` scope under
 the same names) and their shared functions.
 
-``mmscrl.models.SCRL``, ``mmscrl.models.DenseCLOfficial`` and
-``mmscrl.models.ORL`` are the classes a config reaches as ``type='SCRL'``
+``mmscrl.models.SCRL``, ``mmscrl.models.DenseCLOfficial``,
+``mmscrl.models.ORL`` and ``mmscrl.models.PixPro`` are the classes a config
+reaches as ``type='SCRL'``
 etc.; necks and heads are mmpretrain's (``NonLinearNeck``, ``DenseCLNeck``,
 ``LatentPredictHead``, ``ContrastiveHead``), configured in ``configs/``.
 """
 from .algorithms.densecl import DenseCLOfficial
 from .algorithms.orl import ORL
+from .algorithms.pixpro import PixPro, PixProMLP2d
 from .algorithms.scrl import SCRL
 from .utils import *  # noqa: F401,F403
 from .utils import __all__ as _utils_all
 from .utils.pretrained_backbone import PretrainedBackbone
 
-__all__ = ['SCRL', 'DenseCLOfficial', 'ORL', 'PretrainedBackbone',
+__all__ = ['SCRL', 'DenseCLOfficial', 'ORL', 'PixPro', 'PixProMLP2d',
+           'PretrainedBackbone',
            *_utils_all]

@@ -20,6 +20,12 @@ Supported layouts (``detect_layout``):
   'projector.net.*'}, 'target_network_state_dict': ..., 'epoch': ...}``. The
   encoder is ``nn.Sequential(*list(resnet.children())[:-2])``, so indices
   0, 1, 4..7 are conv1, bn1, layer1..layer4 (2, 3 are ReLU and max-pool).
+* ``pixpro-official``: zdaxie/PixPro checkpoints,
+  ``{'model': {'module.encoder.*', 'module.encoder_k.*',
+  'module.projector{,_k}.*', 'module.value_transform.*', ...}}`` (the DDP
+  state dict; released files keep only ``model``). ``encoder.*`` is a
+  torchvision ResNet without ``fc``; the momentum copy ``encoder_k.*``,
+  projectors, PPM and instance heads are skipped.
 * ``backbone``: a backbone-only file: the DenseCL / ORL released weights
   (``{'state_dict': {'conv1.weight', ...}}``), torchvision ResNets (``fc.*``
   skipped), and the mmdet/torchvision outputs of ``extract_backbone.py``.
@@ -43,7 +49,8 @@ __all__ = [
     'non_finite_entries', 'check_finite_weights'
 ]
 
-LAYOUTS = ('mmengine', 'openselfsup', 'scrl-official', 'backbone')
+LAYOUTS = ('mmengine', 'openselfsup', 'scrl-official', 'pixpro-official',
+           'backbone')
 
 # block type and blocks per stage of the standard ResNets
 RESNET_ARCH = {
@@ -324,6 +331,20 @@ def detect_layout(ckpt: dict) -> Tuple[str, 'OrderedDict', str, List[str]]:
         out = OrderedDict(
             (k, v) for k, v in state_dict.items() if _is_resnet_key(k))
         return 'backbone', out, '', skipped
+
+    # zdaxie/PixPro: encoder.* (online torchvision ResNet) + encoder_k.* ...
+    if 'encoder.conv1.weight' in state_dict and any(
+            k.startswith('encoder.layer1.') for k in state_dict):
+        prefix = 'encoder.'
+        out = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
+                          if k.startswith(prefix)
+                          and _is_resnet_key(k[len(prefix):]))
+        skipped = [
+            k for k in state_dict
+            if not (k.startswith(prefix) and k[len(prefix):] in out)
+        ]
+        return 'pixpro-official', out, (f'{container}/' if container else
+                                        '') + prefix, skipped
 
     for prefix in BACKBONE_PREFIXES:
         if any(k.startswith(prefix) for k in state_dict):

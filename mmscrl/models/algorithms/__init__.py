@@ -2,3 +2,4 @@
 from .densecl import DenseCLOfficial  # noqa: F401
 from . import scrl  # noqa: F401,E402
 from .orl import ORL  # noqa: F401
+from .pixpro import PixPro  # noqa: F401,E402
