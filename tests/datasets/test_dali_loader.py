@@ -96,8 +96,8 @@ def test_view_params_refuse_what_dali_cannot_do():
 
 def test_too_few_samples_for_a_batch_is_refused(image_dir):
     dataset = _dataset('imagenet_scrl.py', image_dir)
-    with pytest.raises(ValueError,
-                       match=r'6 samples \(6 per rank of 1\) make no batch of 8'):
+    msg = r'6 samples \(6 per rank of 1\) make no batch of 8'
+    with pytest.raises(ValueError, match=msg):
         DALITwoViewLoader(dataset, batch_size=8, drop_last=True)
 
 
