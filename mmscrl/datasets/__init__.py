@@ -17,7 +17,8 @@ from .transforms.scrl_transforms import (MultiViewWithGeometry,
                                          ResizeBlur, SCRLBoxPairSampler)
 
 __all__ = [
-    'CheckedCocoDataset', 'ORLDataset', 'ORLCropPatches', 'ORLMultiView', 'MultiViewWithGeometry',
+    'CheckedCocoDataset', 'ORLDataset', 'ORLCropPatches', 'ORLMultiView',
+    'MultiViewWithGeometry',
     'RandomFlipWithGeometry', 'RandomResizedCropWithGeometry', 'ResizeBlur',
     'SCRLBoxPairSampler', 'LoadImageForViews', 'FastRandomResizedCrop',
     'FastRandomFlip', 'FastColorJitter', 'FastRandomGrayscale',
