@@ -155,17 +155,21 @@ def test_run_demo_smallest_end_to_end(repo_root, tmp_path, capsys):
     assert not any((tmp_path / 'wd').iterdir())
 
 
-def test_run_all_demos_orl_smallest(repo_root, tmp_path):
-    """ORL's three stages (BYOL -> tools/orl stage 2 -> ORL) + detector."""
+def test_run_all_demos_orl_pixpro_smallest(repo_root, tmp_path):
+    """ORL's three stages (BYOL -> tools/orl stage 2 -> ORL) and PixPro,
+    each with its detector."""
     run_all = _load_tool(repo_root, 'run_all_demos')
     out = run_all.main([
-        '--smallest', '--methods', 'orl', '--skip-random',
+        '--smallest', '--methods', 'orl', 'pixpro', '--skip-random',
         '--pretrain-iters', '2', '--det-iters', '2', '--data-root',
         str(tmp_path / 'data'), '--work-dir', str(tmp_path / 'wd')
     ])
-    (row, ) = out['rows']
-    assert row['init'] == 'ORL' and 'error' not in row, row
-    assert 0. <= row['bbox_mAP'] <= 1.
+    assert [r['init'] for r in out['rows']] == ['ORL', 'PixPro']
+    for row in out['rows']:
+        assert 'error' not in row, row
+        assert 0. <= row['bbox_mAP'] <= 1.
+        assert row['pretrain_checkpoint'].endswith('.pth')
+    assert (tmp_path / 'wd' / 'pretrain_pixpro').is_dir()
     s2 = tmp_path / 'wd' / 'orl_stage2'
     for name in ('knn.npz', 'proposals.npz', 'correspondence.npz'):
         assert (s2 / name).is_file()

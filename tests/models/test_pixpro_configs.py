@@ -157,3 +157,46 @@ def test_config_trains_two_iterations(repo_root, path, random_image_dir):
         assert ('loss_ins' in losses) == (
             model_cfg.instance_loss_weight > 0)
     assert int(model.target_net.steps) == 2
+
+
+# no optimizer.step() between the scheduler steps (lr values only)
+@pytest.mark.filterwarnings('ignore:Detected call of `scheduler.step')
+def test_lr_schedule_matches_official_values(repo_root):
+    """Spec check (j): the 100-epoch recipe at batch 1024 (1251 iterations
+    per epoch, ImageNet's 1,281,167 images) gives lr 0.04 at iteration 0,
+    4.0 at the end of the 5 warm-up epochs (iteration 6255), 2.0 half-way
+    through the cosine (6255 + 59422.5) and about 1e-6 at the last
+    iteration (125099), stepping mmengine's schedulers as the Runner does
+    (one ``step()`` per iteration)."""
+    from mmengine.optim import OptimWrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    cfg = Config.fromfile(osp.join(
+        repo_root,
+        'configs/pixpro/pixpro_resnet50_8xb128-lars-coslr-100e_in1k.py'))
+    epoch_length = 1251
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=cfg.optim_wrapper.optimizer.lr)
+    wrapper = OptimWrapper(optimizer)
+    schedulers = [
+        PARAM_SCHEDULERS.build(
+            copy.deepcopy(s),
+            default_args=dict(optimizer=wrapper, epoch_length=epoch_length))
+        for s in cfg.param_scheduler
+    ]
+    total = epoch_length * cfg.train_cfg.max_epochs
+    assert total == 125100
+    warm_end = 5 * epoch_length
+    half = warm_end + (total - warm_end) // 2  # 65677 (59422.5 after 6255)
+    seen = {}
+    for it in range(total):
+        if it in (0, warm_end, half, half + 1, total - 1):
+            seen[it] = optimizer.param_groups[0]['lr']
+        for s in schedulers:
+            s.step()
+    assert seen[0] == pytest.approx(0.04, rel=1e-9)
+    assert seen[warm_end] == pytest.approx(4.0, rel=1e-9)
+    # 59422.5 iterations after the warm-up lies between two iterations
+    assert seen[half + 1] < 2.0 < seen[half]
+    assert (seen[half] + seen[half + 1]) / 2 == pytest.approx(2.0, rel=1e-4)
+    assert seen[total - 1] == pytest.approx(1e-6, abs=2e-9)

@@ -2,7 +2,8 @@
 """Run every method's demo and write one results table.
 
     .venv/bin/python tools/demo/run_all_demos.py
-        [--methods scrl densecl orl byol] [--work-dir work_dirs/demo_all]
+        [--methods scrl densecl orl pixpro byol]
+        [--work-dir work_dirs/demo_all]
         [--data-root data/demo] [--pretrain-iters N] [--det-iters N]
         [--smallest] [--skip-random]
 
@@ -37,8 +38,10 @@ CONFIGS = dict(
     densecl='configs/demo/densecl_resnet18_1xb32-coslr-500i_demo.py',
     byol='configs/demo/byol_resnet18_1xb32-coslr-500i_demo.py',
     orl='configs/demo/orl_resnet18_1xb32-coslr-500i_demo.py',
+    pixpro='configs/demo/pixpro_resnet18_1xb32-coslr-500i_demo.py',
 )
-LABELS = dict(scrl='SCRL', densecl='DenseCL', orl='ORL', byol='BYOL')
+LABELS = dict(scrl='SCRL', densecl='DenseCL', orl='ORL', pixpro='PixPro',
+              byol='BYOL')
 # ORL stage 2 on 128 px images: official sizes scaled by 128/640 (COCO) or
 # 96/224 (crops), fewer neighbours and boxes for a small data set
 ORL_STAGE2 = dict(k=5, resize=110, crop=96, min_size=20, topn=20,
@@ -50,7 +53,7 @@ ORL_STAGE2_SMALLEST = dict(k=3, resize=110, crop=96, min_size=16, topn=5,
 def parse_args(argv=None):
     p = make_parser(__doc__)
     p.add_argument('--methods', nargs='+', choices=list(CONFIGS),
-                   default=['scrl', 'densecl', 'orl', 'byol'],
+                   default=['scrl', 'densecl', 'orl', 'pixpro', 'byol'],
                    help='methods to run (orl also runs byol, its stage 1)')
     add_run_arguments(p, 'work_dirs/demo_all')
     p.add_argument('--seed', type=int, default=0,
@@ -148,7 +151,7 @@ def _main(args, work_dir):
     det_iters = _opt(args, 'det_iters')
     det_config = osp.join(REPO_ROOT, DEFAULTS['det_config'])
     methods = list(dict.fromkeys(args.methods))
-    pretrain_order = [m for m in ('byol', 'scrl', 'densecl', 'orl')
+    pretrain_order = [m for m in ('byol', 'scrl', 'densecl', 'pixpro', 'orl')
                       if m in methods or (m == 'byol' and 'orl' in methods)]
     n_stages = 2 + len(pretrain_order) + len(methods) + (
         0 if args.skip_random else 1) + ('orl' in methods)
