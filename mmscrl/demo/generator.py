@@ -8,6 +8,24 @@ from its own random generator, seeded by ``(seed, split, index)``, so the
 output is bit-identical for a given set of arguments, whatever the order or
 number of images generated.
 
+Two versions of the rendering can be generated (``version``, recorded in
+``meta.json``, the marker and the COCO ``info``; see
+:data:`GENERATOR_VERSIONS`):
+
+- **2** (the default): each class has its own hue range, so both shape and
+  colour tell the class; backgrounds are muted (low saturation).
+- **3**: colour-free classes. A class is defined by its shape only; every
+  object's hue is drawn from the full hue range independently of its class,
+  and backgrounds take any hue and a saturation overlapping the objects'
+  (not only muted ones), so colour is a nuisance, as in photographs, and
+  telling the class by colour alone is at chance
+  (:mod:`mmscrl.demo.colour_probe` measures it). Textures (stripes,
+  checker, dots, blotches), scales, occlusion, the number of objects and
+  the file layout are those of version 2.
+
+Version 2 output is unchanged by the addition of version 3: for the same
+arguments it draws the same random numbers in the same order.
+
 Layout written by :func:`generate_demo_dataset` (``out_dir`` e.g.
 ``data/demo/``)::
 
@@ -65,7 +83,15 @@ from mmscrl.utils.fileio import atomic_write_json
 from .lock import demo_lock
 from .ownership import file_record, find_foreign, remove_recorded
 
-GENERATOR_VERSION = 2  # 2: semantic maps
+#: Default generator version (2: semantic maps; see the module docstring).
+GENERATOR_VERSION = 2
+#: Versions :func:`generate_demo_dataset` can write, with what sets them
+#: apart (version 1, before semantic maps, is no longer generated).
+GENERATOR_VERSIONS: Dict[int, str] = {
+    2: 'each class has its own hue range; muted backgrounds',
+    3: 'colour-free classes: shape only, hues of objects and backgrounds '
+    'drawn independently of the class',
+}
 
 #: Class names, in category-id order (ids start at 1).
 CLASSES: Tuple[str, ...] = ('disk', 'square', 'triangle', 'star', 'cross')
@@ -84,8 +110,9 @@ _LAYOUT = re.compile(
     r'([^/]+/)*\.[^/]+\.\d+\.part')
 _SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 
-# Each class has its own hue range, so both shape and colour identify it;
-# the texture (stripes, checker, dots, noise) is drawn independently.
+# Version 2: each class has its own hue range, so both shape and colour
+# identify it; the texture (stripes, checker, dots, noise) is drawn
+# independently. Version 3 draws every hue from [0, 180) (OpenCV's range).
 _CLASS_HUES = {
     'disk': (0, 20),
     'square': (35, 60),
@@ -155,6 +182,34 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return bg
 
 
+def _background_v3(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A textured background of any hue (float32 RGB), version 3.
+
+    Two colours of nearby hues (the hue uniform over the full range, the
+    second within 30 of it), each with a saturation in [0, 200) -- which
+    overlaps the objects' -- and a value in [70, 210), blended by
+    low-frequency noise, then the detail noise and faint lines of
+    :func:`_background`, so neither hue nor saturation tells object from
+    background.
+    """
+    hue = rng.uniform(0, 180)
+    hue2 = (hue + rng.uniform(-30, 30)) % 180
+    col_a = _hsv_color(hue, rng.uniform(0, 200), rng.uniform(70, 210))
+    col_b = _hsv_color(hue2, rng.uniform(0, 200), rng.uniform(70, 210))
+    w = _smooth_noise(rng, size, int(rng.integers(2, 5)))
+    base = col_a * (1 - w) + col_b * w
+    detail = _smooth_noise(rng, size, int(rng.integers(12, 24)), 1)
+    bg = base * (0.75 + 0.5 * detail)
+    if rng.random() < 0.5:  # faint lines (floor boards, tiles...)
+        theta = rng.uniform(0, np.pi)
+        period = rng.uniform(10, 24)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        t = np.cos(theta) * xx + np.sin(theta) * yy
+        lines = (np.abs(np.sin(np.pi * t / period)) < 0.12).astype(np.float32)
+        bg = bg * (1 - 0.25 * lines[..., None])
+    return bg
+
+
 def _shape_mask(rng: np.random.Generator, cls: str, size: int, cx: float,
                 cy: float, radius: float) -> np.ndarray:
     """Binary (size, size) uint8 mask of one shape centred at (cx, cy)."""
@@ -202,7 +257,9 @@ def render_scene(rng: np.random.Generator,
                  min_objects: int = 1,
                  scale_range: Tuple[float, float] = (0.1, 0.3),
                  min_visible_fraction: float = 0.5,
-                 min_area: int = 36) -> Tuple[np.ndarray, List[Dict]]:
+                 min_area: int = 36,
+                 version: int = GENERATOR_VERSION
+                 ) -> Tuple[np.ndarray, List[Dict]]:
     """Render one scene.
 
     Args:
@@ -215,13 +272,17 @@ def render_scene(rng: np.random.Generator,
         min_visible_fraction (float): Every object keeps at least this
             fraction of its area visible. Defaults to 0.5.
         min_area (int): Smallest visible area in pixels. Defaults to 36.
+        version (int): Generator version, 2 (class hues) or 3 (colours
+            independent of the class); see the module docstring. Defaults
+            to :data:`GENERATOR_VERSION` (2).
 
     Returns:
         tuple: ``img`` (H, W, 3) uint8 RGB and a list of objects, each a dict
         with ``category_id`` (1-based), ``mask`` (H, W) bool of the visible
         part, in drawing order.
     """
-    canvas = _background(rng, img_size)
+    _check_version(version)
+    canvas = (_background if version == 2 else _background_v3)(rng, img_size)
     n_target = int(rng.integers(min_objects, max_objects + 1))
     full_masks: List[np.ndarray] = []
     visible: List[np.ndarray] = []
@@ -248,7 +309,8 @@ def render_scene(rng: np.random.Generator,
             visible.append(mask)
             full_masks.append(mask)
             cats.append(cat)
-            lo, hi = _CLASS_HUES[CLASSES[cat]]
+            # version 3: the hue says nothing about the class
+            lo, hi = _CLASS_HUES[CLASSES[cat]] if version == 2 else (0, 180)
             hue = rng.uniform(lo, hi)
             col_a = _hsv_color(hue, rng.uniform(150, 255),
                                rng.uniform(150, 255))
@@ -308,9 +370,10 @@ def _encode_rle(mask: np.ndarray) -> Dict:
     return rle
 
 
-def _meta(num_unlabeled, num_train, num_val, img_size, seed, max_objects):
+def _meta(num_unlabeled, num_train, num_val, img_size, seed, max_objects,
+          version=GENERATOR_VERSION):
     return dict(
-        version=GENERATOR_VERSION,
+        version=int(version),
         num_unlabeled=int(num_unlabeled),
         num_train=int(num_train),
         num_val=int(num_val),
@@ -318,6 +381,12 @@ def _meta(num_unlabeled, num_train, num_val, img_size, seed, max_objects):
         seed=int(seed),
         max_objects=int(max_objects),
         classes=list(CLASSES))
+
+
+#: Defaults of the data set arguments of :func:`generate_demo_dataset`.
+_DEFAULT_ARGS = dict(num_unlabeled=1000, num_train=400, num_val=100,
+                     img_size=128, seed=0, max_objects=5,
+                     version=GENERATOR_VERSION)
 
 
 def demo_paths(out_dir: str) -> Dict[str, str]:
@@ -340,13 +409,13 @@ def dataset_is_complete(out_dir: str, **kwargs) -> bool:
     """Whether ``out_dir`` holds a finished data set made with ``kwargs``.
 
     ``kwargs`` are the arguments of :func:`generate_demo_dataset` (without
-    ``out_dir``/``verbose``); defaults are filled in.
+    ``out_dir``/``verbose``); defaults are filled in. A data set of another
+    ``version`` (or of any other argument) is not the one asked for.
     """
     path = osp.join(out_dir, 'meta.json')
     if not osp.isfile(path) or _read_marker(out_dir) is None:
         return False
-    args = dict(num_unlabeled=1000, num_train=400, num_val=100, img_size=128,
-                seed=0, max_objects=5)
+    args = dict(_DEFAULT_ARGS)
     args.update(kwargs)
     with open(path) as f:
         meta = json.load(f)
@@ -534,8 +603,17 @@ def _record_tree(root: str) -> Tuple[Dict[str, Dict], List[str]]:
     return files, sorted(dirs)
 
 
+def _check_version(version) -> None:
+    """Refuse a generator version this module cannot write."""
+    if isinstance(version, bool) or \
+            not isinstance(version, (int, np.integer)) or \
+            int(version) not in GENERATOR_VERSIONS:
+        raise ValueError(f'version must be one of '
+                         f'{tuple(GENERATOR_VERSIONS)}, got {version!r}')
+
+
 def _check_arguments(num_unlabeled, num_train, num_val, img_size,
-                     max_objects) -> None:
+                     max_objects, version=GENERATOR_VERSION) -> None:
     for name, val in (('num_unlabeled', num_unlabeled),
                       ('num_train', num_train), ('num_val', num_val)):
         if int(val) < 0:
@@ -544,10 +622,11 @@ def _check_arguments(num_unlabeled, num_train, num_val, img_size,
         raise ValueError(f'img_size must be >= 32, got {img_size}')
     if int(max_objects) < 1:
         raise ValueError(f'max_objects must be >= 1, got {max_objects}')
+    _check_version(version)
 
 
 def _render_into(tmp_root, num_unlabeled, num_train, num_val, img_size, seed,
-                 max_objects, verbose) -> None:
+                 max_objects, verbose, version=GENERATOR_VERSION) -> None:
     """Write every image, map and annotation file into ``tmp_root``."""
     os.makedirs(osp.join(tmp_root, 'annotations'))
     categories = [
@@ -563,7 +642,7 @@ def _render_into(tmp_root, num_unlabeled, num_train, num_val, img_size, seed,
         for idx in range(int(counts[split])):
             rng = np.random.default_rng([seed, _SPLIT_IDS[split], idx])
             img, objects = render_scene(
-                rng, img_size, max_objects=max_objects)
+                rng, img_size, max_objects=max_objects, version=version)
             file_name = f'{idx:06d}.jpg'
             ok = cv2.imwrite(
                 osp.join(tmp_root, split, file_name),
@@ -599,7 +678,7 @@ def _render_into(tmp_root, num_unlabeled, num_train, num_val, img_size, seed,
         coco = dict(
             info=dict(
                 description='mmscrl synthetic demo data '
-                f'({split})', version=str(GENERATOR_VERSION)),
+                f'({split})', version=str(version)),
             licenses=[],
             images=images,
             annotations=anns,
@@ -610,7 +689,7 @@ def _render_into(tmp_root, num_unlabeled, num_train, num_val, img_size, seed,
     atomic_write_json(
         osp.join(tmp_root, 'meta.json'),
         _meta(num_unlabeled, num_train, num_val, img_size, seed,
-              max_objects))
+              max_objects, version))
 
 
 def _replace_with(tmp_root: str, out_dir: str) -> None:
@@ -643,22 +722,23 @@ def _replace_with(tmp_root: str, out_dir: str) -> None:
 
 def _generate_locked(out_dir: str, num_unlabeled: int, num_train: int,
                      num_val: int, img_size: int, seed: int,
-                     max_objects: int, verbose: bool) -> Dict[str, str]:
+                     max_objects: int, verbose: bool,
+                     version: int = GENERATOR_VERSION) -> Dict[str, str]:
     """:func:`generate_demo_dataset` with the lock of ``out_dir`` held."""
     _remove_leftovers(out_dir)
     check_replaceable(out_dir)
     parent, name = osp.split(out_dir)
     tmp_root = tempfile.mkdtemp(prefix=f'.demo_tmp_{name}.', dir=parent)
     try:
-        marker = dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION,
+        marker = dict(written_by=_MARKER_TAG, version=int(version),
                       complete=False, out_dir=out_dir, pid=os.getpid())
         atomic_write_json(osp.join(tmp_root, MARKER), marker)  # first
         _render_into(tmp_root, num_unlabeled, num_train, num_val, img_size,
-                     seed, max_objects, verbose)
+                     seed, max_objects, verbose, version)
         files, dirs = _record_tree(tmp_root)
         atomic_write_json(  # last; no path or pid: bit-identical sets
             osp.join(tmp_root, MARKER),
-            dict(written_by=_MARKER_TAG, version=GENERATOR_VERSION,
+            dict(written_by=_MARKER_TAG, version=int(version),
                  complete=True, files=files, dirs=dirs))
         _replace_with(tmp_root, out_dir)
     except BaseException:
@@ -675,7 +755,8 @@ def generate_demo_dataset(out_dir: str,
                           seed: int = 0,
                           max_objects: int = 5,
                           verbose: bool = False,
-                          lock_timeout: Optional[float] = None
+                          lock_timeout: Optional[float] = None,
+                          version: int = GENERATOR_VERSION
                           ) -> Dict[str, str]:
     """Write the demo data set to ``out_dir`` (see the module docstring).
 
@@ -699,6 +780,11 @@ def generate_demo_dataset(out_dir: str,
         lock_timeout (float, optional): Seconds to wait while another
             generator works on ``out_dir``; None waits until it ends.
             Defaults to None.
+        version (int): Generator version (:data:`GENERATOR_VERSIONS`): 2,
+            each class with its own hue range, or 3, colour-free classes
+            (shape only). A data set of another version in ``out_dir`` is
+            replaced under the same rules as one made with other arguments.
+            Defaults to :data:`GENERATOR_VERSION` (2).
 
     Returns:
         dict: Paths of ``root``, ``unlabeled``/``train``/``val`` image
@@ -713,14 +799,15 @@ def generate_demo_dataset(out_dir: str,
             ``lock_timeout`` seconds (its pid is named).
     """
     _check_arguments(num_unlabeled, num_train, num_val, img_size,
-                     max_objects)
+                     max_objects, version)
     out_dir = osp.abspath(out_dir)
     check_replaceable(out_dir)  # before waiting for a lock
     os.makedirs(osp.dirname(out_dir), exist_ok=True)
     with demo_lock(_lock_path(out_dir), f'demo data {out_dir}',
                    timeout=lock_timeout):
         return _generate_locked(out_dir, num_unlabeled, num_train, num_val,
-                                img_size, seed, max_objects, verbose)
+                                img_size, seed, max_objects, verbose,
+                                int(version))
 
 
 def ensure_demo_dataset(out_dir: str,
@@ -731,13 +818,17 @@ def ensure_demo_dataset(out_dir: str,
 
     Checking and generating happen under the lock of ``out_dir``, so a
     second call made while a first one generates waits for it and then
-    reuses its data set (same arguments) or replaces it.
+    reuses its data set (same arguments) or replaces it. A data set of
+    another ``version`` counts as one with other arguments: it is replaced
+    if :func:`check_replaceable` allows, refused otherwise.
 
     Args:
         out_dir (str): Destination folder (e.g. ``data/demo``).
         verbose (bool): Print progress. Defaults to True.
         lock_timeout (float, optional): See :func:`generate_demo_dataset`.
-        **kwargs: The other arguments of :func:`generate_demo_dataset`.
+        **kwargs: The other arguments of :func:`generate_demo_dataset`
+            (``num_unlabeled``, ``num_train``, ``num_val``, ``img_size``,
+            ``seed``, ``max_objects``, ``version``), with its defaults.
 
     Returns:
         dict: The paths dict of :func:`generate_demo_dataset` in both
@@ -747,15 +838,15 @@ def ensure_demo_dataset(out_dir: str,
         ValueError, DemoDataDirError, DemoBusyError: As
             :func:`generate_demo_dataset`.
     """
-    args = dict(num_unlabeled=1000, num_train=400, num_val=100, img_size=128,
-                seed=0, max_objects=5)
+    args = dict(_DEFAULT_ARGS)
     unknown = set(kwargs) - set(args)
     if unknown:
         raise TypeError(f'ensure_demo_dataset: unknown argument(s) '
                         f'{sorted(unknown)}; known: {sorted(args)}')
     args.update(kwargs)
     _check_arguments(args['num_unlabeled'], args['num_train'],
-                     args['num_val'], args['img_size'], args['max_objects'])
+                     args['num_val'], args['img_size'], args['max_objects'],
+                     args['version'])
     out_dir = osp.abspath(out_dir)
     os.makedirs(osp.dirname(out_dir), exist_ok=True)
     lock_path = _lock_path(out_dir)

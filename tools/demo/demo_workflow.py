@@ -452,6 +452,16 @@ def detector_config(config: str, data_root: str, max_iters: Optional[int],
     return cfg
 
 
+def _data_meta(data_root: str) -> Optional[Dict]:
+    """The demo generator's ``meta.json`` of ``data_root`` (None if absent:
+    a data set of the user's)."""
+    path = osp.join(data_root, 'meta.json')
+    if not osp.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
 def run_detector(det_config: str, work_dir: str, data_root: str,
                  max_iters: Optional[int], pretrained: Optional[str],
                  seed: int = 0, num_workers: Optional[int] = None,
@@ -476,7 +486,10 @@ def run_detector(det_config: str, work_dir: str, data_root: str,
         pretrained=pretrained,
         pretrained_mtime=(os.stat(pretrained).st_mtime_ns
                           if pretrained else None),
-        seed=seed)
+        seed=seed,
+        # the generation arguments (sizes, seed, version) of the data: a
+        # finished detector on other data is not reused
+        data=_data_meta(data_root))
     rec = run_train(cfg, work_dir, settings, banner=banner)
     try:
         metrics = read_last_metrics(work_dir)

@@ -145,6 +145,7 @@ def _main(args, work_dir):
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
     data = {k: _opt(args, k) for k in ('num_unlabeled', 'num_train',
                                        'num_val', 'img_size')}
+    data['version'] = args.data_version
     workers = _opt(args, 'workers')
     pre_iters = _opt(args, 'pretrain_iters')
     pre_batch = _opt(args, 'pretrain_batch')

@@ -3,7 +3,7 @@
 
     .venv/bin/python tools/demo/run_demo.py [--pretrain-config CFG]
         [--pretrain-iters N] [--det-iters N] [--data-root data/demo]
-        [--work-dir work_dirs/demo] [--smallest]
+        [--work-dir work_dirs/demo] [--data-version 2] [--smallest]
 
 1. generate the synthetic demo data (``data/demo``) unless present;
 2. pre-train SCRL (ResNet-18, small images) on the unlabeled images;
@@ -23,6 +23,7 @@ import os
 import os.path as osp
 import sys
 
+from mmscrl.demo.generator import GENERATOR_VERSION, GENERATOR_VERSIONS
 from mmscrl.utils.cli import make_parser
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -67,6 +68,12 @@ def add_run_arguments(p, work_dir):
     """The options ``run_demo.py`` and ``run_all_demos.py`` share."""
     p.add_argument('--data-root', default='data/demo',
                    help='demo data set folder (generated unless present)')
+    p.add_argument('--data-version', type=int, default=GENERATOR_VERSION,
+                   choices=sorted(GENERATOR_VERSIONS),
+                   help='demo data generator version (a data set of another '
+                   'version in --data-root is replaced): ' + '; '.join(
+                       f'{k}: {v}' for k, v in GENERATOR_VERSIONS.items()) +
+                   '; the README\'s numbers are version 2')
     p.add_argument('--work-dir', default=work_dir,
                    help='folder of the stages and results.{md,json}')
     p.add_argument('--pretrain-iters', type=int, default=None,
@@ -163,7 +170,8 @@ def _main(args, opts, work_dir):
         num_train=opts['num_train'],
         num_val=opts['num_val'],
         img_size=opts['img_size'],
-        seed=args.seed)
+        seed=args.seed,
+        version=args.data_version)
 
     name = args.name or Config.fromfile(opts['pretrain_config']).model.type
     banner(f'pre-train {name} on {opts["num_unlabeled"]} unlabeled images '
@@ -178,7 +186,8 @@ def _main(args, opts, work_dir):
     settings = dict(
         config=opts['pretrain_config'],
         data_root=osp.abspath(args.data_root),
-        data=[opts[k] for k in ('num_unlabeled', 'img_size')],
+        data=[opts[k] for k in ('num_unlabeled', 'img_size')] +
+        [args.data_version],
         max_iters=cfg.train_cfg.max_iters,
         batch=cfg.train_dataloader.batch_size,
         seed=args.seed)
@@ -220,7 +229,7 @@ def _main(args, opts, work_dir):
         det_config=osp.relpath(opts['det_config'], REPO_ROOT),
         data=f'{opts["num_unlabeled"]} unlabeled / {opts["num_train"]} '
         f'train / {opts["num_val"]} val images, {opts["img_size"]} px, '
-        f'seed {args.seed}',
+        f'seed {args.seed}, data version {args.data_version}',
         total_wall_seconds=round(banner.elapsed(), 1),
         smallest=bool(args.smallest))
     paths = write_results(rows, work_dir, meta)
