@@ -20,11 +20,15 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {  # under configs/benchmarks/classification/
     'sgd': 'imagenet/resnet50_linear-8xb32-steplr-100e_in1k.py',
     'lars': 'imagenet/resnet50_linear-8xb512-lars-coslr-90e_in1k.py',
+    'scrl': 'imagenet/resnet50_linear-8xb512-lars-nesterov-coslr-80e_in1k.py',
+    'byol': 'imagenet/resnet50_linear-8xb128-nesterov-coslr-80e_in1k.py',
 }
 # optimizer, lr, weight decay, epochs, batch per GPU of each protocol
 PROTOCOL = {
     'sgd': ('SGD', 30., 0., 100, 32),
     'lars': ('LARS', 1.6, 0., 90, 512),
+    'scrl': ('LARS', 3.2, 0., 80, 512),
+    'byol': ('SGD', 0.8, 0., 80, 128),
 }
 TOOLS = osp.join(REPO, 'tools', 'benchmarks', 'classification')
 
@@ -91,7 +95,8 @@ def test_config_protocol(name, benchmark_config):
     assert cfg.model.neck.type == 'GlobalAveragePooling'
     opt = cfg.optim_wrapper.optimizer
     optim, lr, decay, epochs, batch = PROTOCOL[name]
-    assert (opt.type, opt.lr, opt.weight_decay) == (optim, lr, decay)
+    assert (opt.type, opt.weight_decay) == (optim, decay)
+    assert opt.lr == pytest.approx(lr)
     assert cfg.train_cfg.max_epochs == epochs
     assert cfg.train_dataloader.batch_size == batch
     if name == 'sgd':
@@ -111,6 +116,14 @@ def test_train_two_iterations_frozen(name, tiny_cls, ssl_checkpoints,
     ])
     assert runner.iter == 2
     assert 'val/accuracy/top1' in runner.message_hub.log_scalars
+    if name == 'scrl':
+        # SCRL: LARS on the weight, not on the bias; Nesterov momentum
+        head = runner.model.head.fc
+        groups = runner.optim_wrapper.optimizer.param_groups
+        by_param = {id(p): g for g in groups for p in g['params']}
+        assert by_param[id(head.bias)].get('lars_exclude') is True
+        assert not by_param[id(head.weight)].get('lars_exclude', False)
+        assert all(g['nesterov'] for g in groups)
     # the frozen backbone still holds the checkpoint after training
     state = runner.model.backbone.state_dict()
     for key, value in ref.items():

@@ -25,6 +25,7 @@ SHIPPED = {  # under configs/benchmarks/mmdetection/
     'mask_fpn': 'coco/mask-rcnn_r50_fpn_ms-1x_coco.py',
     'mask_fpn_2x': 'coco/mask-rcnn_r50_fpn_ms-2x_coco.py',
     'faster_fpn': 'coco/faster-rcnn_r50_fpn_ms-1x_coco.py',
+    'mask_fpn_2fc': 'coco/mask-rcnn_r50_fpn_2fc-ms-1x_coco.py',
     'retinanet': 'coco/retinanet_r50_fpn_ms-1x_coco.py',
     'mask_c4': 'coco/mask-rcnn_r50-c4_ms-1x_coco.py',
     'voc_c4': 'voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py',
@@ -176,7 +177,7 @@ def shrink(walk_config, syncbn_to_bn):
         model = cfg.model
         syncbn_to_bn(model)
         model.backbone.depth = 18
-        if family in ('mask_fpn', 'retinanet', 'faster_fpn'):
+        if family in ('mask_fpn', 'retinanet', 'faster_fpn', 'mask_fpn_2fc'):
             model.neck.in_channels = [64, 128, 256, 512]
         if family in ('mask_c4', 'voc_c4'):
             model.roi_head.shared_head.depth = 18
@@ -235,6 +236,9 @@ def shrink(walk_config, syncbn_to_bn):
             type='CheckpointHook', by_epoch=False, interval=2)
         cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
         cfg.log_processor = dict(by_epoch=False)
+        for hook in cfg.get('custom_hooks', []):
+            if hook['type'] == 'mmscrl.DetPreciseBNHook':
+                hook['num_iters'] = 2  # after the 2nd (last) iteration
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
         cfg.randomness = dict(seed=0)
         cfg.work_dir = str(work_dir)
@@ -246,20 +250,29 @@ def shrink(walk_config, syncbn_to_bn):
 # ----------------------------------------------------------------- tests ---
 @pytest.mark.parametrize('family', list(SHIPPED))
 def test_shipped_config_protocol(family, benchmark_config):
-    """The protocol settings that make the numbers comparable."""
+    """The protocol settings that make the numbers comparable (all of them
+    against the official values: test_transfer_protocols.py)."""
     cfg = benchmark_config('mmdetection', SHIPPED[family])
     m = cfg.model
+    scrl = family in ('faster_fpn', 'mask_fpn_2fc')
     assert cfg.default_scope == 'mmdet'
     assert 'mmscrl' in cfg.custom_imports.imports
     assert m.backbone.depth == 50
-    assert m.backbone.frozen_stages == -1 and m.backbone.norm_eval is False
+    # detectron2 FREEZE_AT: 2 by default (SCRL), 0 in Base-RCNN-C4-BN and
+    # the DenseCL/ORL/PixPro FPN configs
+    assert m.backbone.frozen_stages == (1 if scrl else -1)
+    assert m.backbone.norm_eval is False
     assert m.backbone.norm_cfg == dict(type='SyncBN', requires_grad=True)
     assert m.backbone.init_cfg == dict(
         type='mmscrl.PretrainedBackbone', checkpoint=None)
+    assert cfg.optim_wrapper.paramwise_cfg == dict(norm_decay_mult=0.)
     # pytorch-style RGB normalisation inside the model (VOC fix included)
     dp = m.data_preprocessor
     assert dp.mean == [123.675, 116.28, 103.53]
     assert dp.std == [58.395, 57.12, 57.375] and dp.bgr_to_rgb
+    precise = [h for h in cfg.get('custom_hooks', [])
+               if h.type == 'mmscrl.DetPreciseBNHook']
+    assert len(precise) == (0 if scrl or family == 'retinanet' else 1)
     if family in ('mask_c4', 'voc_c4'):
         assert m.backbone.style == 'pytorch'
         head = m.roi_head.shared_head
@@ -269,16 +282,15 @@ def test_shipped_config_protocol(family, benchmark_config):
     else:
         assert m.neck.norm_cfg.type == 'SyncBN'
     if family.startswith('mask_fpn'):
-        assert m.roi_head.bbox_head.type == 'Shared4Conv1FCBBoxHead'
+        box = 'Shared2FCBBoxHead' if scrl else 'Shared4Conv1FCBBoxHead'
+        assert m.roi_head.bbox_head.type == box
         assert m.roi_head.bbox_head.norm_cfg.type == 'SyncBN'
         assert m.roi_head.mask_head.norm_cfg.type == 'SyncBN'
     if family == 'voc_c4':
         assert cfg.train_cfg.max_iters == 24000
         assert cfg.param_scheduler[1].milestones == [18000, 22000]
-        assert cfg.val_evaluator.type == 'VOCMetric'
-        assert cfg.val_evaluator.eval_mode == '11points'
-        assert np.allclose(cfg.val_evaluator.iou_thrs,
-                           np.arange(0.5, 0.951, 0.05))
+        assert cfg.val_evaluator.type == 'mmscrl.VOCCocoStyleMetric'
+        assert cfg.val_evaluator.use_07_metric is True
         assert len(cfg.train_dataloader.dataset.datasets) == 2  # 07 + 12
     else:
         ms = [
@@ -287,8 +299,13 @@ def test_shipped_config_protocol(family, benchmark_config):
         ]
         assert ms and [s[1] for s in ms[0].scales] == list(
             range(640, 801, 32))
-        epochs = 24 if family == 'mask_fpn_2x' else 12
-        assert cfg.train_cfg.max_epochs == epochs
+        assert cfg.param_scheduler[0].end == 1000  # warm-up iterations
+        if scrl:
+            assert cfg.train_cfg.max_iters == 90000
+            assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
+        else:
+            epochs = 24 if family == 'mask_fpn_2x' else 12
+            assert cfg.train_cfg.max_epochs == epochs
 
 
 @pytest.mark.parametrize('family', ['mask_fpn', 'mask_c4', 'voc_c4',
@@ -306,16 +323,21 @@ def test_train_and_evaluate(family, coco_data, voc_data, ssl_checkpoints,
         '--work-dir', str(tmp_path / 'work')
     ])
     assert runner.iter == 2
+    # PreciseBN ran after the last iteration where the protocol has it
+    precise = [h for h in runner.hooks
+               if type(h).__name__ == 'DetPreciseBNHook']
+    if family == 'retinanet':
+        assert not precise
+    else:
+        assert len(precise) == 1 and precise[0].updated_layers > 0
     metrics = runner.message_hub.log_scalars
     if family == 'voc_c4':
-        for key in ('pascal_voc/mAP', 'pascal_voc/AP50', 'pascal_voc/AP75'):
+        for key in ('pascal_voc/AP', 'pascal_voc/AP50', 'pascal_voc/AP75'):
             value = metrics['val/' + key].current()
-            assert 0.0 <= value <= 1.0, (key, value)
-        # COCO-style AP is the mean over IoU 0.50:0.95
-        aps = [metrics[f'val/pascal_voc/AP{t}'].current()
-               for t in range(50, 100, 5)]
-        assert abs(metrics['val/pascal_voc/mAP'].current() -
-                   np.mean(aps)) < 1e-3
+            assert 0.0 <= value <= 100.0, (key, value)
+        # mmdet's name and unit for AP50
+        assert abs(metrics['val/pascal_voc/mAP'].current() * 100 -
+                   metrics['val/pascal_voc/AP50'].current()) < 1e-6
     else:
         keys = ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75']
         if family.startswith('mask'):

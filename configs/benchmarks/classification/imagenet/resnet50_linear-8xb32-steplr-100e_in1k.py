@@ -1,3 +1,5 @@
+# Protocol: MoCo v2 / DenseCL linear probe (mmpretrain mocov2 benchmark)
+#
 # Linear probe on ImageNet-1k, the MoCo v2 / DenseCL protocol: frozen
 # ResNet-50 (all 4 stages, BN in eval mode), global average pooling, a
 # linear classifier trained 100 epochs with SGD lr 30 (momentum 0.9, no

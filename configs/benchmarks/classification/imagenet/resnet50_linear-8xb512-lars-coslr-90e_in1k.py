@@ -1,8 +1,12 @@
-# Linear probe on ImageNet-1k, the BYOL protocol as in mmpretrain's BYOL
-# benchmark: frozen ResNet-50, global average pooling, a linear classifier
-# trained 90 epochs with LARS (lr 1.6, momentum 0.9, no weight decay) and
-# cosine decay, batch 8 GPUs x 512; same augmentation and evaluation as the
-# SGD probe.
+# Protocol: mmpretrain's BYOL linear benchmark (not BYOL's own protocol)
+#
+# Linear probe on ImageNet-1k as mmpretrain's BYOL benchmark config: frozen
+# ResNet-50, global average pooling, a linear classifier trained 90 epochs
+# with LARS (lr 1.6, momentum 0.9, no weight decay) and cosine decay, batch
+# 8 GPUs x 512; same augmentation and evaluation as the SGD probe. BYOL's own
+# protocol (SGD Nesterov, lr 0.2 x B/256, 80 epochs, bicubic crops) is
+# resnet50_linear-8xb128-nesterov-coslr-80e_in1k.py, SCRL's is
+# resnet50_linear-8xb512-lars-nesterov-coslr-80e_in1k.py.
 #
 # The backbone comes from any mmscrl / released checkpoint through
 # mmscrl.PretrainedBackbone (tools/benchmarks/classification/dist_train.sh).

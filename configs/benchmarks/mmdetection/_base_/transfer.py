@@ -1,4 +1,6 @@
-# Pieces shared by the transfer configs of this folder. Each config also
+# Pieces shared by the transfer configs of this folder (the detectron2
+# transfer protocols of SCRL, MoCo, DenseCL, ORL and PixPro; see
+# docs/transfer.md for the protocol of each config). Each config also
 # inherits an mmdet config, so these names must not exist in mmdet's configs
 # (mmengine refuses duplicate keys among bases); the configs place them.
 custom_imports = dict(imports=['mmscrl'], allow_failed_imports=False)
@@ -36,3 +38,16 @@ transfer_mask_train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
+
+# detectron2 SOLVER.WEIGHT_DECAY_NORM = 0 (all four official transfers): no
+# weight decay on the weight and bias of the norm layers; other biases keep
+# it (WEIGHT_DECAY_BIAS = WEIGHT_DECAY)
+transfer_paramwise_cfg = dict(norm_decay_mult=0.)
+# detectron2's default warm-up: linear from lr/1000 over 1000 iterations
+transfer_warmup = dict(
+    type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000)
+# detectron2 TEST.PRECISE_BN (ENABLED True, NUM_ITER 200) of the MoCo,
+# DenseCL, ORL and PixPro configs: BN statistics recomputed over 200
+# training batches after the last iteration
+# (mmscrl/engine/hooks/precise_bn_hook.py)
+transfer_precise_bn = dict(type='mmscrl.DetPreciseBNHook', num_iters=200)

@@ -1,21 +1,39 @@
-# Faster R-CNN R50-C4 on PASCAL VOC07+12 trainval, tested on VOC07 test: the
-# MoCo / DenseCL protocol (detectron2 pascal_voc_R_50_C4_24k_moco.yaml on
-# Base-RCNN-C4-BN.yaml), the C4 protocol of ../_base_/transfer_c4.py;
-# 24k iterations x 16 images, lr 0.02, warm-up 100 iterations, x0.1 at 18k
-# and 22k; short side 480..800 (step 32) for training, 800 for testing.
+# Protocol: MoCo/DenseCL/PixPro VOC07+12 C4 (detectron2 pascal_voc_R_50_C4_24k)
+# (MoCo and DenseCL pascal_voc_R_50_C4_24k_moco.yaml, PixPro
+# Pascal_VOC_R_50_C4_24k_PixPro.yaml, all on Base-RCNN-C4-BN.yaml).
+#
+# Faster R-CNN R50-C4 on PASCAL VOC07+12 trainval, tested on VOC07 test, the
+# C4 protocol of ../_base_/transfer_c4.py (SyncBN, FREEZE_AT 0, res5 head
+# with an extra SyncBN after res5); 24k iterations x 16 images, lr 0.02,
+# warm-up 100 iterations, x0.1 at 18k and 22k; short side 480..800 (step 32)
+# for training, 800 for testing; no weight decay on norms
+# (WEIGHT_DECAY_NORM 0); PreciseBN (200 batches) after the last iteration.
 #
 # Differences from mmselfsup's faster-rcnn_r50-c4_ms-24k_voc0712.py:
 # * the RGB data_preprocessor is set inside ``model`` (mmselfsup defines it at
 #   the top level, where nothing reads it, so the caffe BGR one stays);
-# * VOC07 11-point AP at IoU 0.50:0.05:0.95: ``pascal_voc/mAP`` is the
-#   COCO-style AP of the papers, ``pascal_voc/AP50`` and ``/AP75`` are the
-#   other two columns (detectron2's PascalVOCDetectionEvaluator);
+# * the metric is detectron2's PascalVOCDetectionEvaluator
+#   (mmscrl.VOCCocoStyleMetric): ``pascal_voc/AP`` (VOC07 11-point AP
+#   averaged over IoU 0.50:0.05:0.95), ``/AP50`` and ``/AP75`` in percent as
+#   the papers, ``/mAP`` = AP50 as a fraction (mmselfsup's number);
 # * the ConcatDataset ignores the differing ``dataset_type`` meta of VOC2007
 #   and VOC2012 (mmdet's 18k config fails without it).
+# Left as mmdet does it: "difficult" objects are ignored in training
+# (detectron2 trains on them); mmselfsup validates every 2k iterations
+# (detectron2 only at the end).
 _base_ = [
     'mmdet::pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py',
     '../_base_/transfer_c4.py',
 ]
+
+# the metric module is imported explicitly (mmscrl imports its evaluation
+# package lazily)
+custom_imports = dict(
+    imports=[
+        'mmscrl', 'mmpretrain.models.utils.res_layer_extra_norm',
+        'mmscrl.evaluation.voc_coco_style_metric'
+    ],
+    allow_failed_imports=False)
 
 norm_cfg = _base_.transfer_norm_cfg
 model = dict(
@@ -24,6 +42,9 @@ model = dict(
     roi_head=dict(shared_head=_base_.transfer_c4_shared_head))
 
 train_dataloader = dict(dataset=dict(ignore_keys=['dataset_type']))
+
+optim_wrapper = dict(paramwise_cfg=_base_.transfer_paramwise_cfg)
+custom_hooks = [_base_.transfer_precise_bn]
 
 # 24k iterations, validation every 2k
 max_iter = 24000
@@ -46,10 +67,8 @@ default_hooks = dict(
     checkpoint=dict(by_epoch=False, interval=2000),
     non_finite=dict(type='mmscrl.NonFiniteCheckHook'))
 
-# COCO-style AP on VOC07 test: 11-point VOC AP averaged over IoU 0.5:0.95
+# detectron2's VOC evaluation on VOC07 test: 11-point AP averaged over IoU
+# 0.50:0.05:0.95, AP50, AP75 (mmscrl/evaluation/voc_coco_style_metric.py)
 val_evaluator = dict(
-    type='VOCMetric',
-    metric='mAP',
-    eval_mode='11points',
-    iou_thrs=[0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
+    _delete_=True, type='mmscrl.VOCCocoStyleMetric', use_07_metric=True)
 test_evaluator = val_evaluator

@@ -1,3 +1,5 @@
+# Protocol: DenseCL Cityscapes segmentation (WXinlong/mmsegmentation densecl)
+#
 # FCN R50-D8 on Cityscapes (2,975 fine train images, 500 val), DenseCL's
 # segmentation protocol: 769x769 crops, 40k iterations, 4 GPUs x 2 images,
 # SGD lr 0.01 (momentum 0.9, wd 5e-4), poly decay (power 0.9, to 1e-4),
