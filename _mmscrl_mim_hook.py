@@ -25,7 +25,6 @@ It imports nothing heavy (no torch, no mmengine) so start-up stays cheap.
 files are not processed (``python -S``).
 """
 import importlib.abc
-import importlib.machinery
 import importlib.util
 import os.path as osp
 import sys
@@ -75,25 +74,90 @@ _PATCHES = {
 }
 
 
+#: module name -> callbacks run with the module right after a later import
+#: has executed it (:func:`after_import`); a name ending in ``.*`` stands
+#: for a package and every module in it
+_AFTER_IMPORT = {}
+#: names of the watched modules whose code is running (outermost first)
+_EXECUTING = []
+
+
+def after_import(name: str, callback) -> None:
+    """Run ``callback(module)`` right after module ``name`` is executed.
+
+    Only imports made after this call are seen: a module already in
+    ``sys.modules`` is the caller's business. ``import mmscrl`` uses it to
+    apply each :mod:`mmscrl.compat` fix when the module it repairs is first
+    imported (:mod:`mmscrl._lazy`).
+
+    Args:
+        name (str): Full module name, e.g. ``'mmengine.runner'``, or
+            ``'mmengine.*'`` for the package and all its modules.
+        callback (callable): Called with the module object.
+    """
+    _AFTER_IMPORT.setdefault(name, []).append(callback)
+    _install_finder()
+
+
+def executing() -> list:
+    """Names of the modules watched by :func:`after_import` whose import is
+    under way (their code has not finished running)."""
+    return list(_EXECUTING)
+
+
+def _callbacks(fullname: str) -> list:
+    top = fullname.split('.')[0] + '.*'
+    return _AFTER_IMPORT.get(fullname, []) + _AFTER_IMPORT.get(top, [])
+
+
+def _find_spec_elsewhere(fullname, path, target):
+    """The spec the other finders of ``sys.meta_path`` give (editable
+    installs have their own finder)."""
+    for finder in sys.meta_path:
+        if type(finder).__name__ == '_MMScrlMimFinder':
+            continue
+        find_spec = getattr(finder, 'find_spec', None)
+        if find_spec is None:
+            continue
+        spec = find_spec(fullname, path, target)
+        if spec is not None:
+            return spec
+    return None
+
+
 class _MMScrlMimFinder(importlib.abc.MetaPathFinder):
-    """Wraps the loaders of the modules in ``_PATCHES`` to patch after exec."""
+    """Wraps the loaders of the modules in ``_PATCHES`` and
+    ``_AFTER_IMPORT`` to patch (call back) after exec."""
 
     def find_spec(self, fullname, path, target=None):
-        patch = _PATCHES.get(fullname)
-        if patch is None:
+        if fullname not in _PATCHES and not _callbacks(fullname):
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
+        spec = _find_spec_elsewhere(fullname, path, target)
+        if (spec is None or spec.loader is None
+                or not hasattr(spec.loader, 'exec_module')):
             return spec
         loader = spec.loader
         original_exec = loader.exec_module
 
         def exec_module(module):
-            original_exec(module)
-            patch(module)
+            _EXECUTING.append(fullname)
+            try:
+                original_exec(module)
+            finally:
+                _EXECUTING.remove(fullname)
+            patch = _PATCHES.get(fullname)
+            if patch is not None:
+                patch(module)
+            for callback in _callbacks(fullname):
+                callback(module)
 
         loader.exec_module = exec_module
         return spec
+
+
+def _install_finder() -> None:
+    if not any(type(f).__name__ == '_MMScrlMimFinder' for f in sys.meta_path):
+        sys.meta_path.insert(0, _MMScrlMimFinder())
 
 
 def install() -> None:
@@ -117,5 +181,4 @@ def install() -> None:
             fn = getattr(sys.modules[src], 'get_installed_path', None)
             if getattr(fn, '_mmscrl_wrapped', False):
                 setattr(sys.modules[name], 'get_installed_path', fn)
-    if not any(isinstance(f, _MMScrlMimFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _MMScrlMimFinder())
+    _install_finder()

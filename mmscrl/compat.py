@@ -4,9 +4,10 @@
 The tested stack (torch 2.14, numpy 1.26/2.x, mmengine 0.10.7, mmcv 2.1.0,
 mmpretrain 1.2.0, mmdet 3.3.0) has breakages that its upstreams never fixed.
 Each fix below is small, idempotent, applied once by :func:`apply_all` when
-``mmscrl`` is imported, and covered by ``tests/test_compat.py`` and
-``tests/reliability/``. Nothing else in the package patches third-party
-code.
+``mmscrl`` is imported (right after the first import of the module it
+repairs if that comes later: :data:`mmscrl._lazy.COMPAT_TRIGGERS`), and
+covered by ``tests/test_compat.py`` and ``tests/reliability/``. Nothing
+else in the package patches third-party code.
 
 Every fix is gated on the versions that need it (:data:`PATCHES`): it is
 applied only when each listed package lies in its range. A range ends at
@@ -98,6 +99,16 @@ def package_version(name: str) -> Version:
         return Version(Version(torch.__version__).base_version)
     if name == 'numpy':
         return Version(np.__version__)
+    if name == 'mmcv':
+        # mmcv-lite (mmcv without compiled ops, the GPU benchmark kit's)
+        # installs the same ``mmcv`` package under another distribution name
+        for dist in ('mmcv', 'mmcv-lite'):
+            try:
+                return Version(Version(metadata.version(dist)).base_version)
+            except metadata.PackageNotFoundError:
+                pass
+        from mmcv.version import __version__ as mmcv_version
+        return Version(Version(mmcv_version).base_version)
     return Version(Version(metadata.version(name)).base_version)
 
 
@@ -697,7 +708,8 @@ def patch_load_image_named_error():
     LoadImageFromFile.transform = transform
 
 
-def apply_all(version_of: Callable[[str], Version] = package_version):
+def apply_all(version_of: Callable[[str], Version] = package_version,
+              names: Optional[List[str]] = None):
     """Apply every fix whose version gate holds; safe to call many times.
 
     A fix skipped because a package is newer than its range is reported
@@ -705,8 +717,13 @@ def apply_all(version_of: Callable[[str], Version] = package_version):
 
     Args:
         version_of (callable): See :func:`version_gate`.
+        names (list[str], optional): Only the fixes of these function names
+            (``import mmscrl`` applies each one when the module it repairs
+            is imported, see :mod:`mmscrl._lazy`). Defaults to all.
     """
     for fn, requires in PATCHES:
+        if names is not None and fn.__name__ not in names:
+            continue
         ok, why = version_gate(requires, version_of)
         if ok:
             fn()

@@ -37,8 +37,12 @@ library's own ``pkg::`` base (already stamped with its scope);
 ``tests/test_pkg_inheritance.py`` checks that every shipped config resolves
 the same classes by path and through ``mmscrl::``.
 """
+from importlib import import_module
+
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
+
+from ._lazy import LAZY_REGISTRATIONS
 
 __all__ = [
     'RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS',
@@ -50,7 +54,25 @@ __all__ = [
 
 
 class ScopedRegistry(Registry):
-    """A :class:`Registry` that refuses names already known to an ancestor."""
+    """A :class:`Registry` that refuses names already known to an ancestor.
+
+    Its classes are registered when their modules are imported: the
+    ``locations`` on the first ``get``/``build`` (MMEngine), and a class of
+    ``lazy`` (name -> module) when that name is first looked up, so that a
+    module importing a heavy optional library (mmdet) is imported only for
+    its own classes (see :mod:`mmscrl._lazy`).
+    """
+
+    def __init__(self, *args, lazy=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lazy = dict(lazy or {})
+
+    def get(self, key: str):
+        scope, real_key = self.split_scope_key(key)
+        if (scope in (None, self.scope) and real_key in self._lazy
+                and real_key not in self._module_dict):
+            import_module(self._lazy[real_key])
+        return super().get(key)
 
     def _register_module(self, module, module_name=None, force=False):
         names = [module.__name__] if module_name is None else module_name
@@ -84,16 +106,19 @@ class ScopedRegistry(Registry):
             parent = parent.parent
 
 
-def _child(name: str, parent_attr: str, location: str = None):
+def _child(name: str, parent_attr: str, location: str):
     parent = getattr(mmpretrain_registry, parent_attr, None)
     if parent is None:  # mmpretrain has no FUNCTIONS registry
         from mmengine import registry as mmengine_registry
         parent = getattr(mmengine_registry, parent_attr)
+    # a registry without locations would make MMEngine fall back to
+    # ``mmscrl.utils.register_all_modules`` (all of mmscrl) on first use
     registry = ScopedRegistry(
         name,
         parent=parent,
         scope='mmscrl',
-        locations=[location] if location else [])
+        locations=[location],
+        lazy=LAZY_REGISTRATIONS.get(parent_attr))
     # MMEngine resolves 'scope.Name' from a foreign scope (e.g. 'mmscrl.SCRL'
     # in an mmdet config) only among the *direct* children of its root
     # registry. Ours hang below mmpretrain's, so also list them there; their
@@ -124,8 +149,10 @@ MODEL_WRAPPERS = _child('model_wrapper', 'MODEL_WRAPPERS', 'mmscrl.models')
 WEIGHT_INITIALIZERS = _child('weight initializer', 'WEIGHT_INITIALIZERS',
                              'mmscrl.models')
 TASK_UTILS = _child('task util', 'TASK_UTILS', 'mmscrl.models')
-METRICS = _child('metric', 'METRICS', None)
-EVALUATORS = _child('evaluator', 'EVALUATORS', None)
-VISUALIZERS = _child('visualizer', 'VISUALIZERS', None)
-VISBACKENDS = _child('vis_backend', 'VISBACKENDS', None)
-FUNCTIONS = _child('function', 'FUNCTIONS', 'mmscrl.datasets')
+METRICS = _child('metric', 'METRICS', 'mmscrl.evaluation')
+# nothing of mmscrl's is registered in these (yet): their location is this
+# module, so that a lookup imports nothing else of mmscrl
+EVALUATORS = _child('evaluator', 'EVALUATORS', __name__)
+VISUALIZERS = _child('visualizer', 'VISUALIZERS', __name__)
+VISBACKENDS = _child('vis_backend', 'VISBACKENDS', __name__)
+FUNCTIONS = _child('function', 'FUNCTIONS', __name__)

@@ -17,7 +17,6 @@ A second training into a work dir that a running training holds is refused
 import os.path as osp
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 from mmscrl.utils.cli import (add_cfg_options, add_config_arg,
                               add_launcher_arg, finalize_dataloader_cfgs,
@@ -145,6 +144,8 @@ def check_resume_checkpoint(resume) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    from mmengine.runner import Runner
+
     import mmscrl  # noqa: F401  (registers modules, applies compat fixes)
 
     check_resume_checkpoint(args.resume)

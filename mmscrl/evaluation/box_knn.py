@@ -2,8 +2,9 @@
 """Box-level and image-level kNN of a backbone on a small detection set.
 
 A localization-aware quality signal for pre-trained backbones: the
-backbone's feature map is RoIAligned (mmcv's ``roi_align``) inside every
-ground-truth box of a labelled detection set, each box becomes one
+backbone's feature map is RoIAligned (mmcv's ``roi_align``; torchvision's
+without mmcv's compiled ops, :mod:`mmscrl.models.utils.roi_layers`) inside
+every ground-truth box of a labelled detection set, each box becomes one
 L2-normalised vector (the average of the aligned ``roi_size x roi_size``
 bins), and boxes are classified by weighted cosine kNN
 (:mod:`mmscrl.evaluation.knn`). Image-level kNN does the same with the
@@ -242,7 +243,7 @@ def roi_box_features(feat: torch.Tensor,
     Returns:
         Tensor: (sum K_i, C) box features, in the order of ``boxes``.
     """
-    from mmcv.ops import roi_align
+    from mmscrl.models.utils.roi_layers import roi_align
     if len(boxes) != feat.shape[0]:
         raise ValueError(f'roi_box_features: {len(boxes)} box sets for a '
                          f'batch of {feat.shape[0]}')

@@ -12,11 +12,11 @@ options once ``--cfg-options`` are merged, and
 :func:`check_checkpoint_file` checks a checkpoint argument before a Runner
 is built.
 
-The module itself needs only ``argparse``, ``os`` and MMEngine's
-:class:`~mmengine.config.DictAction` (no torch). Importing it as
-``mmscrl.utils.cli`` still runs the package's ``__init__`` first, which
-registers every mmscrl module and applies :mod:`mmscrl.compat`, as the
-tools' own ``import mmscrl`` does.
+The module needs only ``argparse``, ``os`` and MMEngine's
+:class:`~mmengine.config.DictAction`, and ``import mmscrl`` (run first) is
+lazy, so a tool that builds its parser before its heavy imports (torch,
+models, OpenCV: inside ``main()``) answers ``--help`` without them
+(``tests/tools/test_help_speed.py``).
 """
 import argparse
 import os

@@ -155,9 +155,6 @@ KEPT = {
         schedule=('epochs', 24, [16, 22])),
     'coco/mask-rcnn_r50-c4_ms-1x_coco.py': dict(schedule=_EPOCHS_1X),
     'coco/retinanet_r50_fpn_ms-1x_coco.py': dict(schedule=_EPOCHS_1X),
-    # mmdet's VOCDataset flags every difficult object ignored
-    'voc0712/faster-rcnn_r50-c4_ms-24k_voc0712.py': dict(
-        difficult_in_training=False),
 }
 
 
@@ -177,9 +174,29 @@ def _resize_short_sides(pipeline):
     raise AssertionError(f'no resize in {pipeline}')
 
 
-def _train_dataset(cfg):
+def _train_datasets(cfg):
     ds = cfg.train_dataloader.dataset
-    return ds.datasets[0] if ds.type == 'ConcatDataset' else ds
+    return list(ds.datasets) if ds.type == 'ConcatDataset' else [ds]
+
+
+def _train_dataset(cfg):
+    return _train_datasets(cfg)[0]
+
+
+def _difficult_in_training(cfg):
+    """Whether every VOC training dataset trains on "difficult" objects;
+    None for COCO."""
+    kinds = set()
+    for ds in _train_datasets(cfg):
+        if ds.type in ('VOCDataset', 'mmdet.VOCDataset'):
+            # mmdet's XMLDataset sets ignore_flag=1 on every difficult object
+            kinds.add(False)
+        elif ds.type == 'mmscrl.VOCKeepDifficultDataset':
+            kinds.add(ds.get('keep_difficult', True))
+        elif 'VOC' in ds.type:
+            raise AssertionError(f'unknown VOC dataset type {ds.type}')
+    assert len(kinds) <= 1, f'VOC07 and VOC12 handled differently: {kinds}'
+    return kinds.pop() if kinds else None
 
 
 def det_settings(cfg):
@@ -239,9 +256,14 @@ def det_settings(cfg):
         out['box_head_norm'] = _norm(box) if convs else None
     if roi is not None and 'mask_head' in roi:
         out['mask_head_norm'] = _norm(roi.mask_head)
-    if _train_dataset(cfg).type == 'VOCDataset':
-        # mmdet's XMLDataset sets ignore_flag=1 on every difficult object
-        out['difficult_in_training'] = False
+    difficult = _difficult_in_training(cfg)
+    if difficult is not None:
+        out['difficult_in_training'] = difficult
+        # the test split keeps them flagged, for the metric to skip them
+        test = cfg.test_dataloader.dataset
+        assert test.test_mode and test.type in (
+            'VOCDataset', 'mmdet.VOCDataset',
+            'mmscrl.VOCKeepDifficultDataset'), test
     return out
 
 

@@ -26,6 +26,7 @@ DEMO_CFGS = [
     'configs/demo/byol_resnet18_1xb32-coslr-500i_demo.py',
     'configs/demo/densecl_resnet18_1xb32-coslr-500i_demo.py',
     'configs/demo/orl_resnet18_1xb32-coslr-500i_demo.py',
+    'configs/demo/mocov2_resnet18_1xb32-coslr-500i_demo.py',
 ]
 
 
@@ -168,7 +169,8 @@ def test_run_all_demos_orl_pixpro_smallest(repo_root, tmp_path):
     for row in out['rows']:
         assert 'error' not in row, row
         assert 0. <= row['bbox_mAP'] <= 1.
-        assert row['pretrain_checkpoint'].endswith('.pth')
+    for run in out['runs']:
+        assert run['pretrain_checkpoint'].endswith('.pth')
     assert (tmp_path / 'wd' / 'pretrain_pixpro').is_dir()
     s2 = tmp_path / 'wd' / 'orl_stage2'
     for name in ('knn.npz', 'proposals.npz', 'correspondence.npz'):
@@ -178,6 +180,80 @@ def test_run_all_demos_orl_pixpro_smallest(repo_root, tmp_path):
     # the three stages and stage 2 recorded everything they wrote
     from demo_workflow import work_dir_folder
     assert work_dir_folder(str(tmp_path / 'wd')).foreign() == []
+
+
+def test_run_all_demos_seeds_smallest(repo_root, tmp_path):
+    """Two pre-training seeds (issue 20, item 2): a BYOL backbone and its
+    detector per seed, the table's mean ± std (n), per-seed values and
+    the monitors' rank correlation with AP in results.{md,json}."""
+    run_all = _load_tool(repo_root, 'run_all_demos')
+    wd = tmp_path / 'wd'
+    out = run_all.main([
+        '--smallest', '--seeds', '0', '1', '--methods', 'byol',
+        '--skip-random', '--pretrain-iters', '2', '--det-iters', '2',
+        '--monitors', 'c5', 'probe-c4', '--data-root',
+        str(tmp_path / 'data'), '--work-dir', str(wd)
+    ])
+    assert [(r['seed'], r['det_seed']) for r in out['runs']] == [(0, 0),
+                                                                 (1, 1)]
+    ckpts = [r['pretrain_checkpoint'] for r in out['runs']]
+    assert ckpts[0].startswith(str(wd / 'pretrain_byol' / ''))
+    assert ckpts[1].startswith(str(wd / 'pretrain_byol_s1' / ''))
+    assert (wd / 'det_byol').is_dir() and (wd / 'det_byol_s1_d0').is_dir()
+    row, = out['rows']
+    assert row['init'] == 'BYOL' and 'error' not in row, row
+    ap = row['stats']['bbox_mAP']
+    assert ap['n'] == 2 and ap['values'] == [r['bbox_mAP']
+                                             for r in out['runs']]
+    for key in ('box_knn_top1', 'image_knn_top1',
+                'box_probe_top1:probe-c4'):
+        assert row['stats'][key]['n'] == 2, key
+        assert [b[key] for b in out['backbones']] == \
+            row['stats'][key]['values']
+    assert [a['pairs'] for a in out['agreement']] == [2, 2, 2]
+    saved = json.loads((wd / 'results.json').read_text())
+    assert saved['meta']['seeds'] == [0, 1]
+    assert len(saved['runs']) == 2 and len(saved['backbones']) == 2
+    md = (wd / 'results.md').read_text()
+    assert '| init | bbox AP | Δ AP vs baseline | AP50 | box kNN | ' \
+        'image kNN | box probe c4 |' in md
+    assert f'| BYOL | {100 * ap["mean"]:.1f} ± {100 * ap["std"]:.1f} (2) ' \
+        '| - |' in md
+    assert 'Spearman' in md
+    from demo_workflow import work_dir_folder
+    assert work_dir_folder(str(wd)).foreign() == []
+
+
+def test_mocov2_demo_is_densecl_demo_without_dense_branch(repo_root):
+    """The MoCo v2 baseline differs from the DenseCL demo only in the
+    model (mmpretrain's MoCo, no dense branch) and in the lambda warm-up
+    hook; it builds and computes a loss."""
+    from mmengine.registry import DefaultScope
+
+    import mmscrl  # noqa: F401
+    from mmscrl.registry import MODELS
+    moco, dense = (Config.fromfile(osp.join(repo_root, p)).to_dict()
+                   for p in (DEMO_CFGS[-1], DEMO_CFGS[2]))
+    assert 'densecl' in DEMO_CFGS[2]
+    for key in set(moco) | set(dense):
+        if key not in ('model', 'custom_hooks'):
+            assert moco.get(key) == dense.get(key), key
+    assert moco['custom_hooks'] == [h for h in dense['custom_hooks']
+                                    if h['type'] != 'DenseCLHook']
+    m, d = moco['model'], dense['model']
+    assert m['type'] == 'MoCo' and d['type'] == 'DenseCLOfficial'
+    for key in ('queue_len', 'feat_dim', 'momentum', 'backbone', 'head'):
+        assert m[key] == d[key], key
+    assert m['neck']['type'] == 'MoCoV2Neck' and m['neck']['with_avg_pool']
+    for key in ('in_channels', 'hid_channels', 'out_channels', 'init_cfg'):
+        assert m['neck'][key] == d['neck'][key], key
+    with DefaultScope.overwrite_default_scope('mmscrl'):
+        model = MODELS.build(m)
+    model.init_weights()
+    torch.manual_seed(0)
+    views = [torch.randn(4, 3, 64, 64), torch.randn(4, 3, 64, 64)]
+    loss = model.loss(views, [None] * 4)['loss']
+    assert torch.isfinite(loss) and model.queue.shape == (128, 1024)
 
 
 def test_first_nan_loss_iter(tmp_path):

@@ -116,9 +116,40 @@ def test_hook_evaluates_the_current_weights(demo, tmp_path):
     assert runner.model.backbone.training
 
 
+def test_hook_feature_level_c4(demo, tmp_path):
+    """``feature_level='c4'`` measures C4 of the training backbone (whose
+    out_indices give C5 only): the numbers of a ResNet that outputs C4
+    with the same weights, and the backbone keeps its outputs and mode."""
+    from mmpretrain.models import ResNet
+
+    from mmscrl.evaluation.checkpoint_eval import (evaluate_backbone,
+                                                   load_detection_set)
+    hook = HOOKS.build(dict(type='BoxKNNHook', ann_file=demo['ann_train'],
+                            img_dir=demo['train'], val_ann_file=demo[
+                                'ann_val'], val_img_dir=demo['val'], k=3,
+                            img_size=64, feature_level='C4'))
+    runner = _runner(tmp_path, max_iters=1)
+    got = hook.evaluate(runner)
+    c4 = ResNet(depth=18, out_indices=(2, ))
+    c4.load_state_dict(runner.model.backbone.state_dict())
+    sets = [load_detection_set(demo[a], demo[d], 64)
+            for a, d in (('ann_train', 'train'), ('ann_val', 'val'))]
+    want = evaluate_backbone(c4, sets[0], sets[1], ks=(3, ))
+    assert got == pytest.approx(want)
+    assert got != pytest.approx(BoxKNNHook(
+        ann_file=demo['ann_train'], img_dir=demo['train'],
+        val_ann_file=demo['ann_val'], val_img_dir=demo['val'], k=3,
+        img_size=64).evaluate(runner))
+    assert runner.model.backbone.training
+    assert runner.model.backbone(torch.zeros(1, 3, 64, 64))[0].shape[1] \
+        == 512
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(interval=0), 'interval must be'),
     (dict(val_ann_file='x.json'), 'val_img_dir'),
+    (dict(feature_level='c7'), 'feature_level must be one of'),
+    (dict(feature_level='c4', stage=0), 'not both'),
 ])
 def test_hook_bad_args(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -7,7 +7,7 @@
         [--names NAME ...] [--data-root data/demo | --ann-file A --img-dir D
         [--val-ann-file VA --val-img-dir VD]] [--loo] [--k 20]
         [--temperature 0.07] [--img-size 128] [--max-images 200]
-        [--depth N] [--out results.json]
+        [--depth N] [--feature-level c5] [--probe] [--out results.json]
 
 The measurement of ``BoxKNNHook`` (``mmscrl/evaluation/box_knn.py``) for
 finished checkpoints: the backbone (any layout that
@@ -18,6 +18,12 @@ classified by weighted cosine kNN. With ``--data-root`` (a demo data set of
 ``tools/demo/generate_demo_data.py``) the train split votes for the val split;
 ``--loo`` uses leave-one-out on the train split instead (the same image's
 boxes excluded). Prints a markdown table; ``--out`` also writes JSON.
+
+Monitor variants (``mmscrl/evaluation/checkpoint_eval.py``):
+``--feature-level c4`` RoIAligns C4 (stride 16) instead of C5, ``--img-size
+256`` upsamples the 128 px demo images, and ``--probe`` adds the box linear
+probe (logistic regression fitted on the voting set's box features, scored
+on the val set; ``mmscrl/evaluation/box_probe.py``).
 """
 import json
 import os
@@ -63,6 +69,14 @@ def parse_args(argv=None):
                    help='first images of each set used')
     p.add_argument('--roi-size', type=int, default=2,
                    help='RoIAlign output side (its bins are averaged)')
+    p.add_argument('--feature-level', default='c5',
+                   choices=['c2', 'c3', 'c4', 'c5'],
+                   help='ResNet level RoIAligned (c5: the last map, stride '
+                   '32; c4: stride 16)')
+    p.add_argument('--probe', action='store_true',
+                   help='also fit a linear probe on the voting set\'s box '
+                   'features and report its top-1 on the val set (not '
+                   'with --loo)')
     p.add_argument('--depth', type=int,
                    help='ResNet depth (if omitted: inferred from each '
                    'checkpoint; required with "random")')
@@ -90,15 +104,24 @@ def parse_args(argv=None):
         args.val_ann_file = args.val_img_dir = None
     if bool(args.val_ann_file) != bool(args.val_img_dir):
         p.error('give both --val-ann-file and --val-img-dir, or neither')
+    if args.probe and not args.val_ann_file:
+        p.error('--probe needs a val set (--data-root without --loo, or '
+                '--val-ann-file/--val-img-dir): the probe is fitted on the '
+                'voting set and scored on the val set')
     return args
 
 
 def format_table(rows, k):
+    probe = any('box_probe_top1' in r for r in rows)
     lines = [f'| checkpoint | box kNN top-1 (k={k}) | image kNN top-1 '
-             f'(k={k}) | seconds |', '|---|---:|---:|---:|']
+             f'(k={k}) | ' + ('box probe top-1 | ' if probe else '')
+             + 'seconds |', '|---|---:|---:|' + ('---:|' if probe else '')
+             + '---:|']
     for r in rows:
         lines.append(f'| {r["name"]} | {r[f"box_k{k}_top1"]:.1f} | '
-                     f'{r[f"image_k{k}_top1"]:.1f} | {r["seconds"]:.1f} |')
+                     f'{r[f"image_k{k}_top1"]:.1f} | '
+                     + (f'{r["box_probe_top1"]:.1f} | ' if probe else '')
+                     + f'{r["seconds"]:.1f} |')
     return '\n'.join(lines)
 
 
@@ -115,7 +138,8 @@ def main(argv=None):
         val = load_detection_set(args.val_ann_file, args.val_img_dir,
                                  args.img_size, args.max_images)
     protocol = 'leave-one-out' if val is None else 'train -> val'
-    print(f'[box-knn] {protocol}: {len(train["boxes"])} voting images'
+    print(f'[box-knn] {protocol}, {args.feature_level.upper()} at '
+          f'{args.img_size} px: {len(train["boxes"])} voting images'
           + (f', {len(val["boxes"])} evaluated images' if val else ''),
           flush=True)
     rows = []
@@ -125,7 +149,8 @@ def main(argv=None):
         backbone = build_backbone(ckpt, args.depth, args.seed)
         metrics = evaluate_backbone(
             backbone, train, val, ks=args.k, temperature=args.temperature,
-            roi_size=args.roi_size)
+            roi_size=args.roi_size, feature_level=args.feature_level,
+            probe=args.probe)
         rows.append(dict(name=name, checkpoint=ckpt,
                          seconds=time.perf_counter() - start, **metrics))
         print(f'[box-knn] {name}: ' + ', '.join(
@@ -138,7 +163,9 @@ def main(argv=None):
         with open(args.out, 'w') as f:
             json.dump(dict(protocol=protocol, k=args.k,
                            temperature=args.temperature,
-                           img_size=args.img_size, rows=rows), f, indent=1)
+                           img_size=args.img_size,
+                           feature_level=args.feature_level,
+                           probe=args.probe, rows=rows), f, indent=1)
     return rows
 
 

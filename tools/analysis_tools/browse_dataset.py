@@ -24,9 +24,6 @@ import numpy as np
 from mmengine.config import Config
 
 from mmscrl.utils.cli import add_cfg_options, add_config_arg, make_parser
-from mmscrl.visualization.draw import (draw_box, hstack, imwrite_atomic,
-                                       letterbox, map_boxes, palette, vstack,
-                                       with_header)
 
 ORL_VIEW_NAMES = ('view 1', 'view 2', 'intra-RoI 1', 'intra-RoI 2',
                   'inter-RoI (query)', 'inter-RoI (kNN image)')
@@ -101,6 +98,8 @@ def draw_sample(sample: dict, panel: int = 192) -> np.ndarray:
     Returns:
         np.ndarray: the BGR picture.
     """
+    from mmscrl.visualization.draw import (draw_box, hstack, letterbox,
+                                           map_boxes, palette, with_header)
     inputs = sample['inputs']
     if not isinstance(inputs, (list, tuple)):
         inputs = [inputs]
@@ -134,6 +133,7 @@ def browse(config, output_dir='work_dirs/browse', num=4, image_dir=None,
 
     import mmscrl  # noqa: F401
     from mmscrl.registry import DATASETS
+    from mmscrl.visualization.draw import imwrite_atomic, vstack, with_header
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

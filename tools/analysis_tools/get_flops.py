@@ -14,8 +14,6 @@ excluded) is reported as well. The model is built with
 :func:`mmscrl.apis.get_model` (no dataset needed).
 """
 
-import torch
-
 from mmscrl.utils.cli import add_cfg_options, add_config_arg, make_parser
 
 
@@ -34,24 +32,31 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-class _Part(torch.nn.Module):
-    """backbone (+ neck) as one module for the FLOP counter."""
+def _part(backbone, neck=None):
+    """backbone (+ neck) as one module for the FLOP counter (torch is
+    imported here, not for ``--help``)."""
+    import torch
 
-    def __init__(self, backbone, neck=None):
-        super().__init__()
-        self.backbone = backbone
-        self.neck = neck
+    class _Part(torch.nn.Module):
 
-    def forward(self, x):
-        out = self.backbone(x)
-        if self.neck is not None:
-            out = self.neck(out)
-        return out
+        def __init__(self, backbone, neck=None):
+            super().__init__()
+            self.backbone = backbone
+            self.neck = neck
+
+        def forward(self, x):
+            out = self.backbone(x)
+            if self.neck is not None:
+                out = self.neck(out)
+            return out
+
+    return _Part(backbone, neck)
 
 
 def count(config, shape=(224, 224), part='backbone', cfg_options=None):
     """Return a dict with ``flops``, ``params`` (of the part) and
     ``model_params`` (whole model), plus their human-readable strings."""
+    import torch
     from mmengine.analysis import get_model_complexity_info
 
     from mmscrl.apis import get_model
@@ -67,7 +72,7 @@ def count(config, shape=(224, 224), part='backbone', cfg_options=None):
     if part == 'backbone+neck' and neck is None:
         raise ValueError(f'{config}: model {type(model).__name__} has no '
                          '`neck`; use --part backbone')
-    target = _Part(model.backbone, neck).eval()
+    target = _part(model.backbone, neck).eval()
     with torch.no_grad():
         info = get_model_complexity_info(
             target, input_shape=(3, *shape), show_table=False,

@@ -2,12 +2,15 @@
 # GPU check of the benchmark suite (about 3-5 minutes on one GPU; at most 8).
 #
 # On one CUDA GPU: AMP training-step time and peak CUDA memory of SCRL, BYOL,
-# ORL stage 3, MoCo v2, mmpretrain DenseCL and mmscrl DenseCL with ResNet-50
-# at batch 64 (224 px), interleaved, with the ratios against the baselines;
-# mmcv's CUDA RoIAlign against torchvision's; per-worker data throughput,
-# with the DALI loader on its CPU and GPU operators when the optional extra
-# is installed (pip install -e .[dali]; rows 'DALI GPU' in results.md).
-# Writes results.json, results.md and ratios.png to OUT_DIR.
+# ORL stage 3, MoCo v2, mmpretrain DenseCL, mmscrl DenseCL and PixPro with
+# ResNet-50 at batch 64 (224 px), interleaved, with the ratios against the
+# baselines; mmcv's CUDA RoIAlign against torchvision's; per-worker data
+# throughput, with the DALI loader on its CPU and GPU operators when the
+# optional extra is installed (pip install -e .[dali]; rows 'DALI GPU' in
+# results.md).
+# Writes results.json, results.md and ratios.png to OUT_DIR. Needs mmcv
+# with CUDA ops (the repo's installer); on a bare machine without OpenMMLab
+# packages use tools/benchmarks/gpu_kit.sh instead.
 #
 # Usage: bash tools/benchmarks/gpu_check.sh [--dry-run] [OUT_DIR]
 #   bash tools/benchmarks/gpu_check.sh [OUT_DIR]            # on a GPU
@@ -64,7 +67,7 @@ PY
 "$PYTHON" -c 'from mmscrl.datasets.dali_loader import dali_available as a; print("gpu_check: DALI", "installed: the data section measures DALI CPU and GPU" if a() else "not installed (pip install -e .[dali]): no DALI rows")'
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv || true
 
-# steps: 6 models x (5 warm-up + 20 timed) AMP steps at batch 64; the
+# steps: 7 models x (5 warm-up + 20 timed) AMP steps at batch 64; the
 # data section runs on the host CPU (one worker) and is kept short
 timeout 450 "$PYTHON" tools/benchmarks/run.py --device cuda --amp \
     --depth 50 --batch 64 --size 224 --repeats 20 --warmup 5 \

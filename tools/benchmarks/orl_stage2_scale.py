@@ -40,7 +40,6 @@ import tempfile
 import time
 
 import numpy as np
-import torch
 
 from mmscrl.utils.cli import make_parser
 
@@ -160,6 +159,8 @@ def bench_selective_search(tmp: str, data: str, names, repeats: int):
 
 
 def bench_knn(tmp, data, names, model, args):
+    import torch
+
     from mmscrl.orl.image_knn import run_image_knn
     from mmscrl.orl.knn import knn_search
     n = len(names)
@@ -409,6 +410,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    import torch
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)  # the same random stage-1 model in every run
     import platform

@@ -13,13 +13,18 @@ Sections (``--sections``, comma-separated; default all but ``orl_stage2``):
     One training step (data preprocessor, forward, backward, optimizer
     step, EMA/momentum update, enqueue) of SCRL vs mmpretrain BYOL; mmscrl
     DenseCL vs mmpretrain MoCo v2 and vs mmpretrain DenseCL; ORL stage 3 vs
-    BYOL -- same backbone, batch and resolution. The models are the repo's
-    ``configs/_base_/models`` blocks (SyncBN -> BN, channels adapted to the
-    ResNet depth). BYOL-family models step with LARS (the SCRL recipe's
-    parameter groups), MoCo-family models with SGD. SCRL's boxes come from
-    the real data pipeline (K = 10 pairs per image); ORL's four patches are
-    ``96 * size / 224`` px. With ``--device cuda`` the peak CUDA memory
-    allocated during each model's steps is recorded.
+    BYOL; PixPro vs BYOL -- same backbone, batch and resolution. The models
+    are the repo's ``configs/_base_/models`` blocks (SyncBN -> BN, channels
+    adapted to the ResNet depth). BYOL-family models (PixPro too) step with
+    LARS (the SCRL recipe's parameter groups), MoCo-family models with SGD.
+    SCRL's boxes come from the real data pipeline (K = 10 pairs per image),
+    and so do PixPro's views and their crop geometry
+    (``imagenet_pixpro.py``); ORL's four patches are ``96 * size / 224`` px.
+    With ``--device cuda`` the peak CUDA memory is recorded: the maximum
+    allocated during each model's steps (all models are resident), the peak
+    a step adds above what was allocated before it (activations, gradients,
+    temporaries) and the model's own resident tensors (weights, buffers,
+    optimizer state).
 ``flops``
     Floating-point operations of one training step of each model (forward
     + backward, ``torch.utils.flop_counter``; mmcv ops are not counted),
@@ -59,6 +64,7 @@ import argparse
 import copy
 import importlib.util
 import json
+import logging
 import os
 import os.path as osp
 import platform
@@ -71,7 +77,6 @@ import tempfile
 import time
 
 import numpy as np
-import torch
 
 from mmscrl.utils.cli import make_parser
 from mmscrl.utils.fileio import atomic_write_text
@@ -91,6 +96,7 @@ MODELS_CFG = {
     'MoCo v2': ('mocov2_r50', None),
     'DenseCL (mmpretrain)': ('densecl_r50', 'DenseCL'),
     'DenseCL (mmscrl)': ('densecl_r50', None),
+    'PixPro': ('pixpro_r50', None),
 }
 #: (label, method, baseline, target ratio)
 COMPARISONS = [
@@ -99,7 +105,10 @@ COMPARISONS = [
     ('DenseCL / mmpretrain DenseCL', 'DenseCL (mmscrl)',
      'DenseCL (mmpretrain)', 1.0),
     ('ORL stage 3 / BYOL', 'ORL stage 3', 'BYOL', 1.5),
+    ('PixPro / BYOL', 'PixPro', 'BYOL', 1.05),
 ]
+#: modules whose ``norm_cfg`` normalises 2-D maps (SyncBN -> BN, not BN1d)
+NORM_2D = ('ResNet', 'PixProMLP2d')
 MOCO_FAMILY = ('MoCo v2', 'DenseCL (mmpretrain)', 'DenseCL (mmscrl)')
 
 
@@ -169,6 +178,7 @@ def parse_args(argv=None):
                 f'{list(MODELS_CFG)}')
     if args.amp and not gpu:
         p.error('--amp needs --device cuda')
+    import torch
     if gpu and not torch.cuda.is_available():
         p.error('--device cuda but torch.cuda.is_available() is False')
     if args.queue_len % args.batch:
@@ -181,15 +191,15 @@ def parse_args(argv=None):
 # models and batches
 # --------------------------------------------------------------------------
 def _adapt(obj, depth):
-    """SyncBN -> BN (BN1d in necks); ResNet depth; 2048-channel C5 widths
-    for ResNet-18/34."""
+    """SyncBN -> BN (BN1d in the 1-D necks); ResNet depth; 2048-channel C5
+    widths for ResNet-18/34."""
     c5 = 2048 if depth >= 50 else 512
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
             if (k == 'norm_cfg' and isinstance(v, dict)
                     and v.get('type') == 'SyncBN'):
-                bn = 'BN' if obj.get('type') == 'ResNet' else 'BN1d'
+                bn = 'BN' if obj.get('type') in NORM_2D else 'BN1d'
                 v = dict(v, type=bn)
             elif k == 'depth' and obj.get('type') == 'ResNet':
                 v = depth
@@ -234,7 +244,23 @@ def build_optim_wrapper(name, model, args):
                            weight_decay=1e-6),
             paramwise_cfg=dict(custom_keys={
                 'bn': excl, 'bias': excl, 'downsample.1': excl}))
-    return build(model, cfg)
+    # the frozen EMA target's parameters: one warning each, hundreds per model
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    quiet = _DropFrozenParamWarnings()
+    logger.addFilter(quiet)
+    try:
+        return build(model, cfg)
+    finally:
+        logger.removeFilter(quiet)
+
+
+class _DropFrozenParamWarnings(logging.Filter):
+    """Drops mmengine's '<param> is skipped since its requires_grad=False'.
+    """
+
+    def filter(self, record):
+        return 'since its requires_grad=False' not in record.getMessage()
 
 
 def scrl_pipeline_cfg(size):
@@ -248,8 +274,20 @@ def scrl_pipeline_cfg(size):
     return pipe
 
 
+def pixpro_pipeline_cfg(size):
+    """The ImageNet PixPro pipeline at ``size`` px."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIGS, 'datasets',
+                                   'imagenet_pixpro.py'))
+    pipe = copy.deepcopy(cfg.train_pipeline)
+    for view in pipe[1]['transforms']:
+        view[0]['scale'] = size
+    return pipe
+
+
 def make_batches(args):
     """The collated batches of every model (built once, reused)."""
+    import torch
     from mmengine.dataset import default_collate
     from mmpretrain.structures import DataSample
 
@@ -281,12 +319,38 @@ def make_batches(args):
     batches['SCRL'] = scrl
     batches['ORL stage 3'] = dict(inputs=list(views) + patches,
                                   data_samples=orl_samples)
+    # PixPro: its own two views and their geometry (crop boxes, flips)
+    pipe = [TRANSFORMS.build(t) for t in pixpro_pipeline_cfg(args.size)[1:]]
+    items = []
+    for _ in range(args.batch):
+        res = dict(img=rng.randint(0, 256, (375, 500, 3), np.uint8),
+                   ori_shape=(375, 500), img_path='benchmark')
+        for t in pipe:
+            res = t(res)
+        items.append(res)
+    batches['PixPro'] = default_collate(items)
     pairs = int(sum(np.asarray(s.scrl_box_valid).sum()
                     for s in scrl['data_samples']))
     return batches, dict(scrl_pairs_per_batch=pairs, orl_patch_px=patch)
 
 
+def _resident_bytes(model, wrapper):
+    """Bytes of a model's own tensors: parameters, buffers (EMA target and
+    queues included) and optimizer state."""
+    import torch
+    seen, total = set(), 0
+    tensors = list(model.parameters()) + list(model.buffers())
+    for state in wrapper.optimizer.state.values():
+        tensors += [v for v in state.values() if torch.is_tensor(v)]
+    for t in tensors:
+        if t.data_ptr() not in seen:
+            seen.add(t.data_ptr())
+            total += t.numel() * t.element_size()
+    return total
+
+
 def _sync(device):
+    import torch
     if device == 'cuda':
         torch.cuda.synchronize()
 
@@ -310,6 +374,7 @@ def timed_step(model, data, wrapper, device):
 # sections
 # --------------------------------------------------------------------------
 def bench_steps(args):
+    import torch
     names = list(args.models)
     torch.manual_seed(0)
     models = {n: build_model(n, args) for n in names}
@@ -317,6 +382,7 @@ def bench_steps(args):
     batches, info = make_batches(args)
     times = {n: [] for n in names}
     peak = {n: 0 for n in names}
+    step_peak = {n: 0 for n in names}
     gpu = args.device == 'cuda'
     total = args.warmup + args.repeats
     for it in range(total):
@@ -324,9 +390,12 @@ def bench_steps(args):
         for n in names[shift:] + names[:shift]:
             if gpu:
                 torch.cuda.reset_peak_memory_stats()
+                before = torch.cuda.memory_allocated()
             dt = timed_step(models[n], batches[n], wrappers[n], args.device)
             if gpu:
-                peak[n] = max(peak[n], torch.cuda.max_memory_allocated())
+                top = torch.cuda.max_memory_allocated()
+                peak[n] = max(peak[n], top)
+                step_peak[n] = max(step_peak[n], top - before)
             if it >= args.warmup:
                 times[n].append(dt)
         print(f'  steps {it + 1}/{total}: ' + ', '.join(
@@ -338,6 +407,9 @@ def bench_steps(args):
                        min_s=min(times[n]), times_s=times[n])
         if gpu:
             rows[n]['cuda_max_allocated_mb'] = peak[n] / 2**20
+            rows[n]['cuda_step_peak_mb'] = step_peak[n] / 2**20
+            rows[n]['cuda_resident_mb'] = _resident_bytes(
+                models[n], wrappers[n]) / 2**20
     ratios = []
     for label, m, b, target in COMPARISONS:
         if m not in rows or b not in rows:
@@ -351,6 +423,7 @@ def bench_steps(args):
 
 
 def bench_flops(args):
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
     torch.manual_seed(0)
     batches, _ = make_batches(args)
@@ -384,6 +457,7 @@ def _peak_rss_mb():
 
 def memory_child(args):
     """Peak RSS of this process after building one model + 2 steps."""
+    import torch
     _init_message_hub()
     name = args.memory_child
     before = _peak_rss_mb()
@@ -458,6 +532,7 @@ def bench_data(args):
 
 
 def bench_roialign(args):
+    import torch
     from mmcv.ops import RoIAlign
     from torchvision.ops import roi_align
     dev = args.device
@@ -516,11 +591,13 @@ def bench_orl_stage2(args):
 # --------------------------------------------------------------------------
 def markdown(res):
     a = res['setup']
+    gpu_name = f", {a['gpu']}" if a.get('gpu') else ''
     lines = [
         f"ResNet-{a['depth']}, batch {a['batch']}, {a['size']} px, "
         f"{a['device']}{' AMP' if a['amp'] else ''}, torch threads "
-        f"{a['threads']}, {a['cpu']}; {a['repeats']} timed steps per model "
-        f"after {a['warmup']} warm-up, interleaved.", ''
+        f"{a['threads']}, {a['cpu']}{gpu_name}; {a['repeats']} timed steps "
+        f"per model after {a['warmup']} warm-up, interleaved; RoIAlign from "
+        f"{a.get('roi_align', 'mmcv.ops')}.", ''
     ]
     if 'steps' in res:
         st = res['steps']
@@ -543,7 +620,9 @@ def markdown(res):
         if flm:
             head, sep = head + ' GFLOP/step |', sep + '---|'
         if gpu:
-            head, sep = head + ' CUDA max alloc MB |', sep + '---|'
+            head += (' CUDA max alloc MB (all models resident) | CUDA step'
+                     ' peak MB | CUDA model + optimizer MB |')
+            sep += '---|---|---|'
         if mem:
             head, sep = head + ' peak RSS MB |', sep + '---|'
         lines += ['', head, sep]
@@ -553,7 +632,9 @@ def markdown(res):
                 row += (f" {flm[n]['gflops']:.1f} |" if n in flm else
                         ' - |')
             if gpu:
-                row += f" {r['cuda_max_allocated_mb']:.0f} |"
+                row += (f" {r['cuda_max_allocated_mb']:.0f} |"
+                        f" {r['cuda_step_peak_mb']:.0f} |"
+                        f" {r['cuda_resident_mb']:.0f} |")
             if mem:
                 row += (f" {mem[n]['peak_rss_mb']:.0f} |" if n in mem else
                         ' - |')
@@ -696,12 +777,14 @@ def plot(res, path):
 
 def main(argv=None):
     args = parse_args(argv)
+    import torch
     if args.threads:
         torch.set_num_threads(args.threads)
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
 
     import mmscrl  # noqa: F401  (registers modules, applies compat)
+    from mmscrl.models.utils.roi_layers import roi_align_backend
     MMLogger.get_instance('mmscrl_bench', log_level='WARNING')
     init_default_scope('mmscrl')
     if args.memory_child:
@@ -715,7 +798,8 @@ def main(argv=None):
         quick=args.quick, torch=torch.__version__,
         cpu=f'{platform.processor() or platform.machine()}, '
         f'{os.cpu_count()} logical CPUs',
-        gpu=torch.cuda.get_device_name() if args.device == 'cuda' else None))
+        gpu=torch.cuda.get_device_name() if args.device == 'cuda' else None,
+        roi_align=roi_align_backend()))
     for sec in args.sections:
         if sec == 'memory' and args.device == 'cuda':
             continue  # CUDA memory is measured with the steps

@@ -544,10 +544,108 @@ def format_results(rows: Sequence[Dict]) -> str:
     return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
-def write_results(rows: List[Dict], out_dir: str, meta: Dict) -> Dict:
-    """Write ``results.md`` and ``results.json`` atomically to ``out_dir``."""
+def format_mean_std(stats: Optional[Dict], scale: float = 1.,
+                    digits: int = 1) -> str:
+    """``'mean ± std (n)'`` of a :func:`mmscrl.evaluation.mean_std` dict
+    (times ``scale``); ``'mean (1)'`` for one value (no sample std), ``'-'``
+    for None."""
+    if stats is None:
+        return '-'
+    mean = f'{scale * stats["mean"]:.{digits}f}'
+    if stats.get('std') is None:
+        return f'{mean} ({stats["n"]})'
+    return f'{mean} ± {scale * stats["std"]:.{digits}f} ({stats["n"]})'
+
+
+def format_seed_results(rows: Sequence[Dict],
+                        columns: Sequence[tuple] = (),
+                        agreement: Sequence[Dict] = ()) -> str:
+    """Markdown of the multi-seed demo table (``run_all_demos.py``).
+
+    Columns: init, bbox AP and AP50 (``mean ± std (n)`` in percent, over
+    the detector runs), the AP difference of the means to the row's
+    baseline, each monitor column (``mean ± std (n)`` over pre-training
+    seeds), and the mean wall time per run of pre-training and detector;
+    then notes (failures, detectors without detections) and the
+    Spearman's rho of each monitor column against AP.
+
+    Args:
+        rows (Sequence[dict]): ``aggregate`` rows of ``run_all_demos.py``
+            (``init``, ``stats``, ``baseline``, ``delta_bbox_mAP``, seconds,
+            ``errors``, ``error``, ``no_detections``).
+        columns (Sequence[tuple]): ``(key, label)`` of the monitor columns.
+        agreement (Sequence[dict]): ``column``, ``label``, ``rho``,
+            ``pairs`` per monitor column.
+
+    Returns:
+        str: The table, its notes and the agreement table.
+    """
+    head = (['init', 'bbox AP', 'Δ AP vs baseline', 'AP50']
+            + [label for _, label in columns]
+            + ['pre-train (s)', 'detector (s)'])
+    lines = ['| ' + ' | '.join(head) + ' |',
+             '|---|---:|---|---:|' + '---:|' * len(columns) + '---:|---:|']
+    for r in rows:
+        st = r.get('stats', {})
+        if r.get('error'):
+            cells = ['n/a'] * (3 + len(columns)) + ['-', '-']
+        else:
+            delta = r.get('delta_bbox_mAP')
+            cells = [
+                format_mean_std(st.get('bbox_mAP'), 100),
+                '-' if delta is None else
+                f'{100 * delta:+.1f} vs {r["baseline"]}',
+                format_mean_std(st.get('bbox_mAP_50'), 100)
+            ] + [format_mean_std(st.get(key)) for key, _ in columns] + [
+                '-' if r.get(k) is None else f'{r[k]:.0f}'
+                for k in ('pretrain_seconds', 'detector_seconds')
+            ]
+        lines.append(f'| {r["init"]} | ' + ' | '.join(cells) + ' |')
+    notes = []
+    for r in rows:
+        if r.get('error'):
+            notes.append(f'- {r["init"]}: not available: {r["error"]}')
+        elif r.get('errors'):
+            notes += [f'- {r["init"]}: failed run (left out of the mean): '
+                      f'{e}' for e in r['errors']]
+        if r.get('no_detections'):
+            notes.append(f'- {r["init"]}: {r["no_detections"]} detector '
+                         'run(s) made no detection on the val set (AP 0): '
+                         'fine-tuning collapsed to background')
+    out = lines + ([''] + notes if notes else [])
+    if agreement:
+        out += [
+            '', 'Agreement with detection AP: Spearman\'s rank correlation '
+            '(ties: average ranks) between each monitor column and the mean '
+            'AP of the detector runs of each (init, pre-training seed) '
+            'pair, over all pairs:', '',
+            '| monitor | Spearman ρ vs AP | pairs |', '|---|---:|---:|'
+        ] + [
+            f'| {a["label"]} | '
+            + (f'n/a ({a.get("note") or "no ranking"})' if a['rho'] is None
+               else f'{a["rho"]:+.2f}')
+            + f' | {a["pairs"]} |' for a in agreement
+        ]
+    return '\n'.join(out) + '\n'
+
+
+def write_results(rows: List[Dict], out_dir: str, meta: Dict,
+                  table: Optional[str] = None,
+                  extra: Optional[Dict] = None) -> Dict:
+    """Write ``results.md`` and ``results.json`` atomically to ``out_dir``.
+
+    Args:
+        rows (list[dict]): The table's rows (saved in the JSON).
+        out_dir (str): The demo work dir.
+        meta (dict): Settings, listed under the table and saved.
+        table (str, optional): The markdown table; defaults to
+            :func:`format_results` of ``rows``.
+        extra (dict, optional): More top-level JSON entries (e.g. every
+            run's values).
+    """
     os.makedirs(out_dir, exist_ok=True)
-    table = format_results(rows)
+    if table is None:
+        table = format_results(rows)
     md = ('# mmscrl demo: detection transfer on the synthetic demo data\n\n'
           + table + '\n' + ''.join(f'- {k}: {v}\n'
                                    for k, v in meta.items()))
@@ -556,6 +654,7 @@ def write_results(rows: List[Dict], out_dir: str, meta: Dict) -> Dict:
         json=osp.join(out_dir, 'results.json'))
     atomic_write_text(paths['md'], md)
     atomic_write_text(paths['json'],
-                      json.dumps(dict(rows=rows, meta=meta), indent=2))
+                      json.dumps(dict(rows=rows, meta=meta, **(extra or {})),
+                                 indent=2))
     work_dir_folder(out_dir).claim('results.md', 'results.json')
     return paths

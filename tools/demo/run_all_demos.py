@@ -1,23 +1,48 @@
 # Copyright (c) mmscrl contributors. All rights reserved.
-"""Run every method's demo and write one results table.
+"""Run every method's demo, each next to its baseline, over seeds.
 
     .venv/bin/python tools/demo/run_all_demos.py
-        [--methods scrl densecl orl pixpro byol]
+        [--methods byol scrl orl pixpro mocov2 densecl]
+        [--seeds 0 1 2 | --seed S] [--det-seeds N] [--data-seed S]
+        [--monitors c5 [c4 c4-256 probe-c4 ...]]
         [--work-dir work_dirs/demo_all]
-        [--data-root data/demo] [--pretrain-iters N] [--det-iters N]
-        [--smallest] [--skip-random]
+        [--data-root data/demo] [--data-version V]
+        [--pretrain-iters N] [--det-iters N] [--smallest] [--skip-random]
 
-For each method: pre-train a ResNet-18 on the unlabeled demo images
-(configs/demo/*_demo.py), then train the demo Faster R-CNN R18-FPN from it;
-plus the same detector from random init; then the box-level and
-image-level kNN top-1 of every backbone (``add_box_knn``). ORL runs its
-three stages: stage 1 is the BYOL demo run (shared with the BYOL row),
-stage 2 the tools in tools/orl/ (image kNN, selective search, RoI pairs;
-sizes scaled to the 128 px demo images), stage 3 the ORL demo config. Writes
-``<work-dir>/results.{md,json}``; a method that fails is reported as not
-available with its error (no number). Finished stages are reused on reruns;
-an interrupted stage resumes from its last checkpoint.
-``--smallest`` is the CI setting (tiny data, a few iterations).
+For each pre-training seed: pre-train every method (a ResNet-18 on the
+unlabeled demo images, configs/demo/*_demo.py; ORL runs its three stages:
+stage 1 is that seed's BYOL run, shared with the BYOL row, stage 2 the
+tools in tools/orl/ with sizes scaled to the 128 px demo images, stage 3 the
+ORL demo config), then train the demo Faster R-CNN R18-FPN from each
+backbone with ``--det-seeds`` detector seeds; random init gets as many
+detector runs (one per pre-training seed and detector seed). Then every
+backbone's monitors (``--monitors``; default ``c5``: today's box/image kNN
+top-1 on C5 of the 128 px labelled images; see ``add_box_knn``).
+
+Seeds: pre-training seed ``p`` seeds the pre-training and the random-init
+monitor backbone; detector run ``j`` (0 .. N-1) of it uses seed
+``p + 1000 * j``, the same for every init (paired runs). The demo data is
+generated once, with ``--data-seed`` (default: the first seed). Work dirs:
+``pretrain_<method>`` / ``det_<method>`` / ``orl_stage2`` for pre-training
+seed 0 and detector run 0 (the single-seed job's names, so a single-seed
+job's stages are reused by a multi-seed one), ``pretrain_<method>_s<p>``,
+``orl_stage2_s<p>`` and ``det_<method>_s<p>_d<j>`` otherwise. The selective
+search proposals (data only) are computed once, in the first seed's stage-2
+folder.
+
+Writes ``<work-dir>/results.{md,json}``: one row per init -- BYOL, then the
+methods compared with it (SCRL, ORL, PixPro), MoCo v2, then DenseCL, then
+random init -- with detection AP/AP50 as mean +- sample std over every
+detector run (``mean ± std (n)``), each monitor column over the
+pre-training seeds, the AP difference to the row's baseline (SCRL, ORL,
+PixPro: BYOL; DenseCL: MoCo v2; BYOL, MoCo v2: random init; ``-`` when the
+baseline has no row in the job, e.g. ORL without ``byol``), mean wall
+times per stage, and the Spearman rank correlation between each monitor
+column and detection AP over all (init, pre-training seed) pairs (AP
+averaged over the pair's detector runs). results.json holds every run's
+values. A run that fails is reported with its error (no number). Finished
+stages are reused on reruns; an interrupted stage resumes from its last
+checkpoint. ``--smallest`` is the CI setting (tiny data, a few iterations).
 """
 import os
 import os.path as osp
@@ -39,9 +64,17 @@ CONFIGS = dict(
     byol='configs/demo/byol_resnet18_1xb32-coslr-500i_demo.py',
     orl='configs/demo/orl_resnet18_1xb32-coslr-500i_demo.py',
     pixpro='configs/demo/pixpro_resnet18_1xb32-coslr-500i_demo.py',
+    mocov2='configs/demo/mocov2_resnet18_1xb32-coslr-500i_demo.py',
 )
 LABELS = dict(scrl='SCRL', densecl='DenseCL', orl='ORL', pixpro='PixPro',
-              byol='BYOL')
+              byol='BYOL', mocov2='MoCo v2', random='random init')
+#: each init's baseline (the "vs baseline" column)
+BASELINES = dict(scrl='byol', orl='byol', pixpro='byol', densecl='mocov2',
+                 byol='random', mocov2='random')
+#: row order: each baseline, then the methods compared with it
+ROW_ORDER = ('byol', 'scrl', 'orl', 'pixpro', 'mocov2', 'densecl', 'random')
+#: detector run j of pre-training seed p uses seed p + DET_SEED_STRIDE * j
+DET_SEED_STRIDE = 1000
 # ORL stage 2 on 128 px images: official sizes scaled by 128/640 (COCO) or
 # 96/224 (crops), fewer neighbours and boxes for a small data set
 ORL_STAGE2 = dict(k=5, resize=110, crop=96, min_size=20, topn=20,
@@ -53,16 +86,72 @@ ORL_STAGE2_SMALLEST = dict(k=3, resize=110, crop=96, min_size=16, topn=5,
 def parse_args(argv=None):
     p = make_parser(__doc__)
     p.add_argument('--methods', nargs='+', choices=list(CONFIGS),
-                   default=['scrl', 'densecl', 'orl', 'pixpro', 'byol'],
+                   default=['byol', 'scrl', 'orl', 'pixpro', 'mocov2',
+                            'densecl'],
                    help='methods to run (orl also runs byol, its stage 1)')
     add_run_arguments(p, 'work_dirs/demo_all')
-    p.add_argument('--seed', type=int, default=0,
-                   help='seed of the demo data, of every training run and '
-                   'of the random-init kNN backbone')
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument('--seeds', type=int, nargs='+',
+                       help='pre-training seeds (if omitted: --seed)')
+    seeds.add_argument('--seed', type=int, default=0,
+                       help='a single pre-training seed (the same as '
+                       '--seeds S)')
+    p.add_argument('--det-seeds', type=int, default=1,
+                   help='detector runs per pre-trained backbone (seeds p, '
+                   f'p + {DET_SEED_STRIDE}, ...); random init gets as many '
+                   'per pre-training seed')
+    p.add_argument('--data-seed', type=int, default=None,
+                   help='seed of the demo data (if omitted: the first '
+                   'pre-training seed)')
+    p.add_argument('--monitors', nargs='+', default=['c5'],
+                   help='monitor columns, [probe-]c<2-5>[-<img_size>]: c5 = '
+                   'box/image kNN on C5 of the 128 px labelled images, '
+                   'c4-256 = on C4 of the images upsampled to 256 px, '
+                   'probe-c4 = linear probe on C4 box features')
     p.add_argument('--smallest', action='store_true',
                    help='tiny CI setting (tiny data, a few iterations; '
                    'meaningless numbers)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.seeds = list(dict.fromkeys(
+        args.seeds if args.seeds is not None else [args.seed]))
+    if min(args.seeds) < 0:
+        p.error(f'--seeds must be >= 0, got {args.seeds}')
+    if args.det_seeds < 1:
+        p.error(f'--det-seeds must be >= 1, got {args.det_seeds}')
+    det = [det_seed(s, j) for s in args.seeds for j in range(args.det_seeds)]
+    if len(set(det)) != len(det):
+        p.error(f'--seeds {args.seeds} with --det-seeds {args.det_seeds} '
+                f'give repeated detector seeds (p + {DET_SEED_STRIDE} * j); '
+                f'use pre-training seeds below {DET_SEED_STRIDE}')
+    if args.data_seed is None:
+        args.data_seed = args.seeds[0]
+    from mmscrl.evaluation.checkpoint_eval import parse_monitor
+    try:
+        args.monitors = [parse_monitor(m) for m in dict.fromkeys(
+            m.lower() for m in args.monitors)]
+    except ValueError as e:
+        p.error(f'--monitors: {e}')
+    return args
+
+
+def det_seed(pre_seed, index):
+    """Seed of detector run ``index`` of pre-training seed ``pre_seed``."""
+    return pre_seed + DET_SEED_STRIDE * index
+
+
+def pretrain_dir(method, seed):
+    """Pre-training work dir name (seed 0: the single-seed job's name)."""
+    return f'pretrain_{method}' + ('' if seed == 0 else f'_s{seed}')
+
+
+def detector_dir(init, seed, index):
+    """Detector work dir name (seed 0, run 0: the single-seed job's)."""
+    return f'det_{init}' + ('' if (seed, index) == (0, 0) else
+                            f'_s{seed}_d{index}')
+
+
+def stage2_dir(seed):
+    return 'orl_stage2' + ('' if seed == 0 else f'_s{seed}')
 
 
 def _opt(args, key):
@@ -97,33 +186,96 @@ def run_tool(cmd, out_file, banner, folder=None):
     return out_file
 
 
-def add_box_knn(rows, runs, paths, seed, depth=18):
-    """Add ``box_knn_top1``/``image_knn_top1`` (%) to each row.
+def monitor_columns(monitors):
+    """``(key, label)`` of each monitor's columns, in table order.
 
-    The measurement of ``BoxKNNHook`` (``mmscrl.evaluation``): the labelled
-    demo train split votes for the val split, k = 20, T = 0.07, on the
-    pre-trained backbone, or a randomly initialised ResNet-``depth`` (the
-    demo backbone) with ``seed`` for the random-init row. A failure is
-    reported and leaves the rows without the two keys.
+    ``c5`` keeps today's keys (``box_knn_top1``, ``image_knn_top1``);
+    another monitor ``m`` gives ``<metric>:<m>``.
     """
+    from mmscrl.evaluation.checkpoint_eval import parse_monitor
+    names = dict(box_knn_top1='box kNN', image_knn_top1='image kNN',
+                 box_probe_top1='box probe')
+    cols = []
+    for mon in monitors:
+        mon = parse_monitor(mon) if isinstance(mon, str) else mon
+        for metric in mon.metrics:
+            if mon.name == 'c5':
+                cols.append((metric, names[metric]))
+            else:
+                short = mon.name[len('probe-'):] if mon.kind == 'probe' \
+                    else mon.name
+                cols.append((f'{metric}:{mon.name}',
+                             f'{names[metric]} {short}'))
+    return cols
+
+
+def add_box_knn(rows, runs, paths, seed, depth=18, monitors=('c5', ),
+                cache=None):
+    """Add each monitor's values (%) to each row.
+
+    The measurement of ``BoxKNNHook`` (``mmscrl.evaluation``) and its
+    variants (:func:`mmscrl.evaluation.parse_monitor`): the labelled demo
+    train split votes for (kNN, k = 20, T = 0.07) or fits a linear probe
+    scored on the val split, on the pre-trained backbone, or a randomly
+    initialised ResNet-``depth`` (the demo backbone) with ``seed`` for the
+    random-init row. Keys: :func:`monitor_columns`. A failure is reported
+    and leaves the rows without that monitor's keys.
+
+    Args:
+        rows (list[dict]): Rows to update, one per entry of ``runs``; rows
+            with ``error`` are skipped.
+        runs (list[tuple]): ``(name, checkpoint or None)``.
+        paths (dict): Demo data paths (``ann_train``, ``train``,
+            ``ann_val``, ``val``).
+        seed (int): Seed of the random-init backbone.
+        depth (int): Its ResNet depth. Defaults to 18.
+        monitors (Sequence[str | MonitorSpec]): Defaults to ``('c5', )``.
+        cache (dict, optional): Labelled sets by input side, filled and
+            reused across calls.
+    """
+    from mmscrl.evaluation.checkpoint_eval import (build_backbone,
+                                                   evaluate_monitors,
+                                                   load_detection_set,
+                                                   parse_monitor)
+    monitors = [parse_monitor(m) if isinstance(m, str) else m
+                for m in monitors]
+    keys = dict((m.name, [(metric, key) for metric, (key, _) in zip(
+        m.metrics, monitor_columns([m]))]) for m in monitors)
+    cache = {} if cache is None else cache
     try:
-        from mmscrl.evaluation import (build_backbone, evaluate_backbone,
-                                       load_detection_set)
-        train = load_detection_set(paths['ann_train'], paths['train'])
-        val = load_detection_set(paths['ann_val'], paths['val'])
-        for row, (_, ckpt) in zip(rows, runs):
-            if row.get('error'):
-                continue
-            backbone = build_backbone(ckpt or 'random',
-                                      depth=None if ckpt else depth,
-                                      seed=seed)
-            metrics = evaluate_backbone(backbone, train, val, ks=(20, ))
-            row.update(box_knn_top1=metrics['box_k20_top1'],
-                       image_knn_top1=metrics['image_k20_top1'])
+        for size in sorted({m.img_size for m in monitors} - set(cache)):
+            cache[size] = tuple(
+                load_detection_set(paths[a], paths[d], size)
+                for a, d in (('ann_train', 'train'), ('ann_val', 'val')))
     except Exception:  # the detection table stays valid without it
         traceback.print_exc()
         print('[demo-all] box/image kNN failed (see above); the table '
               'has no kNN columns', flush=True)
+        return
+    for row, (_, ckpt) in zip(rows, runs):
+        if row.get('error'):
+            continue
+        try:
+            backbone = build_backbone(ckpt or 'random',
+                                      depth=None if ckpt else depth,
+                                      seed=seed)
+        except Exception:
+            traceback.print_exc()
+            print(f'[demo-all] no monitors for {row.get("init")}: its '
+                  'backbone did not load (see above)', flush=True)
+            continue
+        feats = {}  # shared by the monitors of one backbone
+        for mon in monitors:
+            try:
+                res = evaluate_monitors(backbone, cache, [mon],
+                                        feature_cache=feats)[mon.name]
+            except Exception:
+                traceback.print_exc()
+                print(f'[demo-all] monitor {mon.name} failed for '
+                      f'{row.get("init")} (see above)', flush=True)
+                continue
+            for metric, key in keys[mon.name]:
+                row[key] = res[metric]
 
 
 def main(argv=None):
@@ -136,7 +288,7 @@ def main(argv=None):
 
 
 def _main(args, work_dir):
-    from demo_workflow import (Banner, format_results, pretrain_config,
+    from demo_workflow import (Banner, format_seed_results, pretrain_config,
                                run_detector, run_train, write_results)
 
     import mmscrl  # noqa: F401
@@ -151,133 +303,265 @@ def _main(args, work_dir):
     pre_batch = _opt(args, 'pretrain_batch')
     det_iters = _opt(args, 'det_iters')
     det_config = osp.join(REPO_ROOT, DEFAULTS['det_config'])
-    methods = list(dict.fromkeys(args.methods))
-    pretrain_order = [m for m in ('byol', 'scrl', 'densecl', 'pixpro', 'orl')
+    methods = [m for m in ROW_ORDER if m in args.methods]
+    pretrain_order = [m for m in ('byol', 'scrl', 'mocov2', 'densecl',
+                                  'pixpro', 'orl')
                       if m in methods or (m == 'byol' and 'orl' in methods)]
-    n_stages = 2 + len(pretrain_order) + len(methods) + (
-        0 if args.skip_random else 1) + ('orl' in methods)
-    banner = Banner(total=n_stages)
+    inits = methods + ([] if args.skip_random else ['random'])
+    seeds, n_det = args.seeds, args.det_seeds
+    banner = Banner(total=2 + len(seeds) * (
+        len(pretrain_order) + ('orl' in methods) + len(inits) * n_det))
 
     banner('demo data')
-    paths = ensure_demo_dataset(args.data_root, seed=args.seed, **data)
+    paths = ensure_demo_dataset(args.data_root, seed=args.data_seed, **data)
 
     ckpts, pre_secs, errors = {}, {}, {}
+    proposals_dir = osp.join(work_dir, stage2_dir(seeds[0]))
 
-    def pretrain(method, cfg_path, extra=None):
+    def pretrain(method, seed, cfg_path, extra=None):
         cfg = pretrain_config(cfg_path, args.data_root, pre_iters,
                               batch_size=pre_batch, num_workers=workers,
-                              seed=args.seed)
+                              seed=seed)
         for k, v in (extra or {}).items():
             cfg.merge_from_dict({k: v})
-        settings = dict(config=cfg_path, data=data, seed=args.seed,
+        settings = dict(config=cfg_path, data=data, seed=seed,
                         max_iters=cfg.train_cfg.max_iters,
                         batch=cfg.train_dataloader.batch_size,
                         extra=extra or {})
-        rec = run_train(cfg, osp.join(work_dir, f'pretrain_{method}'),
+        rec = run_train(cfg, osp.join(work_dir, pretrain_dir(method, seed)),
                         settings, banner=banner)
         if not rec.get('checkpoint') or not osp.isfile(rec['checkpoint']):
             raise FileNotFoundError(f'{method}: no checkpoint in '
                                     f'{rec["work_dir"]}')
-        ckpts[method], pre_secs[method] = rec['checkpoint'], rec['seconds']
+        ckpts[method, seed] = rec['checkpoint']
+        pre_secs[method, seed] = rec['seconds']
 
-    for method in pretrain_order:
-        if method == 'orl':
-            if 'byol' in errors:
-                errors['orl'] = f'stage 1 (BYOL) failed: {errors["byol"]}'
+    def run_orl(seed):
+        banner(f'ORL stage 2 (seed {seed}): image kNN, selective search, '
+               'RoI pairs')
+        s2 = ORL_STAGE2_SMALLEST if args.smallest else ORL_STAGE2
+        s2_dir = osp.join(work_dir, stage2_dir(seed))
+        s2_folder = OwnedFolder(s2_dir, 'ORL stage-2 folder')
+        os.makedirs(s2_dir, exist_ok=True)
+        props_folder = s2_folder if s2_dir == proposals_dir else OwnedFolder(
+            proposals_dir, 'ORL stage-2 folder')
+        os.makedirs(proposals_dir, exist_ok=True)
+        s1_cfg = osp.join(work_dir, pretrain_dir('byol', seed), 'config.py')
+        py = sys.executable
+        img_root = paths['unlabeled']
+        knn = run_tool([
+            py, 'tools/orl/extract_knn.py', s1_cfg, ckpts['byol', seed],
+            '--data-root', img_root, '--ann-file', paths['ann_unlabeled'],
+            '--out', osp.join(s2_dir, 'knn.npz'), '--k', str(s2['k']),
+            '--resize', str(s2['resize']), '--crop', str(s2['crop']),
+            '--device', 'cpu', '--num-workers', str(workers)
+        ], osp.join(s2_dir, 'knn.npz'), banner, s2_folder)
+        props = run_tool([
+            py, 'tools/orl/selective_search.py', '--data-root', img_root,
+            '--ann-file', paths['ann_unlabeled'], '--out',
+            osp.join(proposals_dir, 'proposals.npz'), '--workers',
+            str(max(1, workers))
+        ], osp.join(proposals_dir, 'proposals.npz'), banner, props_folder)
+        corr = run_tool([
+            py, 'tools/orl/generate_correspondence.py', s1_cfg,
+            ckpts['byol', seed], '--data-root', img_root, '--knn', knn,
+            '--proposals', props, '--out',
+            osp.join(s2_dir, 'correspondence.npz'), '--min-size',
+            str(s2['min_size']), '--topn', str(s2['topn']),
+            '--patch-size', str(s2['patch_size']), '--device', 'cpu',
+            '--num-workers', str(workers)
+        ], osp.join(s2_dir, 'correspondence.npz'), banner, s2_folder)
+        banner(f'ORL stage 3 pre-training (seed {seed})')
+        pretrain('orl', seed, osp.join(REPO_ROOT, CONFIGS['orl']), {
+            'train_dataloader.dataset.ann_file': corr,
+            'train_dataloader.dataset.topk_knn_image': s2['k'],
+        })
+
+    runs = []  # one record per detector run
+    for seed in seeds:
+        for method in pretrain_order:
+            if method == 'orl':
+                if ('byol', seed) in errors:
+                    errors['orl', seed] = ('stage 1 (BYOL) failed: '
+                                           + errors['byol', seed])
+                    continue
+                try:
+                    run_orl(seed)
+                except Exception as e:  # report, keep the other methods
+                    traceback.print_exc()
+                    errors['orl', seed] = f'{type(e).__name__}: {e}'
                 continue
+            banner(f'pre-train {LABELS[method]} (seed {seed})'
+                   + (' (also ORL stage 1)' if method == 'byol'
+                      and 'orl' in methods else ''))
             try:
-                banner('ORL stage 2: image kNN, selective search, RoI pairs')
-                s2 = ORL_STAGE2_SMALLEST if args.smallest else ORL_STAGE2
-                s2_dir = osp.join(work_dir, 'orl_stage2')
-                s2_folder = OwnedFolder(s2_dir, 'ORL stage-2 folder')
-                os.makedirs(s2_dir, exist_ok=True)
-                s1_cfg = osp.join(work_dir, 'pretrain_byol', 'config.py')
-                py = sys.executable
-                img_root = paths['unlabeled']
-                knn = run_tool([
-                    py, 'tools/orl/extract_knn.py', s1_cfg, ckpts['byol'],
-                    '--data-root', img_root, '--ann-file',
-                    paths['ann_unlabeled'], '--out',
-                    osp.join(s2_dir, 'knn.npz'), '--k', str(s2['k']),
-                    '--resize', str(s2['resize']), '--crop', str(s2['crop']),
-                    '--device', 'cpu', '--num-workers', str(workers)
-                ], osp.join(s2_dir, 'knn.npz'), banner, s2_folder)
-                props = run_tool([
-                    py, 'tools/orl/selective_search.py', '--data-root',
-                    img_root, '--ann-file', paths['ann_unlabeled'], '--out',
-                    osp.join(s2_dir, 'proposals.npz'), '--workers',
-                    str(max(1, workers))
-                ], osp.join(s2_dir, 'proposals.npz'), banner, s2_folder)
-                corr = run_tool([
-                    py, 'tools/orl/generate_correspondence.py', s1_cfg,
-                    ckpts['byol'], '--data-root', img_root, '--knn', knn,
-                    '--proposals', props, '--out',
-                    osp.join(s2_dir, 'correspondence.npz'), '--min-size',
-                    str(s2['min_size']), '--topn', str(s2['topn']),
-                    '--patch-size', str(s2['patch_size']), '--device', 'cpu',
-                    '--num-workers', str(workers)
-                ], osp.join(s2_dir, 'correspondence.npz'), banner,
-                    s2_folder)
-                banner('ORL stage 3 pre-training')
-                pretrain('orl', osp.join(REPO_ROOT, CONFIGS['orl']), {
-                    'train_dataloader.dataset.ann_file': corr,
-                    'train_dataloader.dataset.topk_knn_image': s2['k'],
-                })
-            except Exception as e:  # report, keep the other methods
+                pretrain(method, seed, osp.join(REPO_ROOT, CONFIGS[method]))
+            except Exception as e:
                 traceback.print_exc()
-                errors['orl'] = f'{type(e).__name__}: {e}'
-            continue
-        banner(f'pre-train {LABELS[method]}'
-               + (' (also ORL stage 1)' if method == 'byol'
-                  and 'orl' in methods else ''))
-        try:
-            pretrain(method, osp.join(REPO_ROOT, CONFIGS[method]))
-        except Exception as e:
-            traceback.print_exc()
-            errors[method] = f'{type(e).__name__}: {e}'
+                errors[method, seed] = f'{type(e).__name__}: {e}'
+        for init in inits:
+            for j in range(n_det):
+                rec = dict(init=LABELS[init], method=init, seed=seed,
+                           det_index=j, det_seed=det_seed(seed, j))
+                runs.append(rec)
+                if (init, seed) in errors:
+                    rec['error'] = errors[init, seed]
+                    continue
+                ckpt = ckpts.get((init, seed))
+                banner(f'detector ({LABELS[init]}, seed {seed}, detector '
+                       f'seed {rec["det_seed"]})')
+                try:
+                    det = run_detector(
+                        det_config,
+                        osp.join(work_dir, detector_dir(init, seed, j)),
+                        args.data_root, det_iters, ckpt,
+                        seed=rec['det_seed'], num_workers=workers,
+                        banner=banner)
+                except Exception as e:
+                    traceback.print_exc()
+                    rec['error'] = f'{type(e).__name__}: {e}'
+                    continue
+                rec.update(bbox_mAP=det['bbox_mAP'],
+                           bbox_mAP_50=det['bbox_mAP_50'],
+                           pretrain_seconds=pre_secs.get((init, seed)),
+                           detector_seconds=det['seconds'],
+                           pretrain_checkpoint=ckpt,
+                           work_dir=det['work_dir'])
+                if det.get('no_detections'):
+                    rec['no_detections'] = True
 
-    rows = []
-    runs = [(m, ckpts.get(m)) for m in methods]
-    if not args.skip_random:
-        runs.append(('random', None))
-    for method, ckpt in runs:
-        label = LABELS.get(method, 'random init')
-        if method in errors:
-            rows.append(dict(init=label, error=errors[method]))
-            continue
-        banner(f'detector ({label})')
-        try:
-            det = run_detector(
-                det_config, osp.join(work_dir, f'det_{method}'),
-                args.data_root, det_iters, ckpt, seed=args.seed,
-                num_workers=workers, banner=banner)
-        except Exception as e:
-            traceback.print_exc()
-            rows.append(dict(init=label, error=f'{type(e).__name__}: {e}'))
-            continue
-        rows.append(
-            dict(init=label, bbox_mAP=det['bbox_mAP'],
-                 bbox_mAP_50=det['bbox_mAP_50'],
-                 pretrain_seconds=pre_secs.get(method),
-                 detector_seconds=det['seconds'], pretrain_checkpoint=ckpt,
-                 work_dir=det['work_dir']))
+    banner('monitors of the backbones: ' + ', '.join(
+        m.name for m in args.monitors))
+    backbones, cache = [], {}
+    for seed in seeds:
+        recs = [dict(init=LABELS[i], method=i, seed=seed,
+                     checkpoint=ckpts.get((i, seed)))
+                for i in inits]
+        for rec in recs:
+            if (rec['method'], rec['seed']) in errors:
+                rec['error'] = errors[rec['method'], rec['seed']]
+        add_box_knn(recs, [(r['method'], r['checkpoint']) for r in recs],
+                    paths, seed, monitors=args.monitors, cache=cache)
+        backbones += recs
 
-    banner('box-level / image-level kNN of the backbones')
-    add_box_knn(rows, runs, paths, args.seed)
-
+    columns = monitor_columns(args.monitors)
+    rows = aggregate(inits, runs, backbones, columns)
+    agreement = monitor_agreement(inits, runs, backbones, columns)
     meta = dict(
         det_config=DEFAULTS['det_config'],
-        pretrain_configs={m: CONFIGS[m] for m in methods},
+        pretrain_configs={m: CONFIGS[m] for m in methods if m in CONFIGS},
         data=f'{data["num_unlabeled"]} unlabeled / {data["num_train"]} '
         f'train / {data["num_val"]} val images, {data["img_size"]} px, '
-        f'seed {args.seed}',
+        f'seed {args.data_seed}, data version {args.data_version}',
+        seeds=seeds, det_seeds_per_backbone=n_det,
+        det_seed_rule=f'pre-training seed + {DET_SEED_STRIDE} x detector '
+        'run index',
+        monitors=[m.name for m in args.monitors],
         total_wall_seconds=round(banner.elapsed(), 1),
         smallest=bool(args.smallest))
-    out = write_results(rows, work_dir, meta)
-    print('\n' + format_results(rows))
+    table = format_seed_results(rows, columns, agreement)
+    out = write_results(rows, work_dir, meta, table=table,
+                        extra=dict(agreement=agreement, runs=runs,
+                                   backbones=backbones))
+    print('\n' + table)
     print(f'[demo-all] done in {banner.elapsed() / 60:.1f} min; results: '
           f'{out["md"]}, {out["json"]}', flush=True)
-    return dict(rows=rows, meta=meta, paths=out)
+    return dict(rows=rows, runs=runs, backbones=backbones,
+                agreement=agreement, meta=meta, paths=out)
+
+
+def _stats(values):
+    from mmscrl.evaluation.agreement import mean_std
+    return dict(mean_std(values), values=list(values)) if values else None
+
+
+def aggregate(inits, runs, backbones, columns):
+    """One row per init: mean/std/n of AP, AP50 (over detector runs) and
+    of each monitor column (over pre-training seeds), the AP difference to
+    the baseline's mean, mean wall times, and the errors.
+
+    Args:
+        inits (list[str]): Init keys in row order (``LABELS`` keys).
+        runs (list[dict]): Detector-run records (``method``, ``seed``,
+            ``bbox_mAP``, ``bbox_mAP_50``, seconds, or ``error``).
+        backbones (list[dict]): Per (init, seed) monitor records.
+        columns (list[tuple]): :func:`monitor_columns`.
+
+    Returns:
+        list[dict]: ``init``, ``method``, ``stats`` (key -> ``mean``,
+        ``std``, ``n``, ``values``), the means as ``bbox_mAP``,
+        ``bbox_mAP_50`` and each monitor key, ``baseline`` and
+        ``delta_bbox_mAP`` (None when the baseline has no row or no AP),
+        ``pretrain_seconds``, ``detector_seconds`` (means per run),
+        ``errors``, ``no_detections`` and ``error`` (every run failed).
+    """
+    rows = []
+    for init in inits:
+        mine = [r for r in runs if r['method'] == init]
+        ok = [r for r in mine if not r.get('error')]
+        row = dict(init=LABELS[init], method=init, stats={},
+                   errors=[f'seed {r["seed"]}, detector seed '
+                           f'{r["det_seed"]}: {r["error"]}'
+                           for r in mine if r.get('error')])
+        for key in ('bbox_mAP', 'bbox_mAP_50'):
+            row['stats'][key] = _stats([r[key] for r in ok])
+        for key, _ in columns:
+            row['stats'][key] = _stats([
+                b[key] for b in backbones
+                if b['method'] == init and key in b])
+        for key, st in row['stats'].items():
+            if st is not None:
+                row[key] = st['mean']
+        for key in ('pretrain_seconds', 'detector_seconds'):
+            vals = [r[key] for r in ok if r.get(key) is not None]
+            row[key] = sum(vals) / len(vals) if vals else None
+        row['no_detections'] = sum(bool(r.get('no_detections')) for r in ok)
+        if not ok:
+            row['error'] = row['errors'][0] if row['errors'] else 'no run'
+        rows.append(row)
+    by_method = {r['method']: r for r in rows}
+    for row in rows:
+        base = by_method.get(BASELINES.get(row['method']))
+        row['baseline'] = base['init'] if base else None
+        row['delta_bbox_mAP'] = (
+            row['bbox_mAP'] - base['bbox_mAP']
+            if base and 'bbox_mAP' in base and 'bbox_mAP' in row else None)
+    return rows
+
+
+def monitor_agreement(inits, runs, backbones, columns):
+    """Spearman's rho between each monitor column and detection AP.
+
+    Over all (init, pre-training seed) pairs that have both: the
+    monitor's value of that backbone and the mean AP of its detector runs.
+
+    Returns:
+        list[dict]: ``column``, ``label``, ``rho`` (None when fewer than 2
+        pairs, or when the column or the AP is constant: no ranking),
+        ``pairs`` and ``note`` (why ``rho`` is None, else None).
+    """
+    from mmscrl.evaluation.agreement import spearman_rank_correlation
+    out = []
+    for key, label in columns:
+        xs, ys = [], []
+        for b in backbones:
+            if b['method'] not in inits or key not in b:
+                continue
+            aps = [r['bbox_mAP'] for r in runs
+                   if r['method'] == b['method'] and r['seed'] == b['seed']
+                   and not r.get('error')]
+            if aps:
+                xs.append(b[key])
+                ys.append(sum(aps) / len(aps))
+        rho, note = None, 'fewer than 2 pairs'
+        if len(xs) >= 2:
+            rho, note = spearman_rank_correlation(xs, ys), None
+            if rho != rho:  # NaN
+                rho, note = None, 'constant ' + (
+                    'AP' if len(set(ys)) == 1 else 'monitor values')
+        out.append(dict(column=key, label=label, rho=rho, pairs=len(xs),
+                        note=note))
+    return out
 
 
 if __name__ == '__main__':

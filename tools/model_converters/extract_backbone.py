@@ -38,13 +38,6 @@ import os.path as osp
 import pickle
 import sys
 
-import torch
-
-from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
-                                            check_finite_weights,
-                                            extract_backbone,
-                                            load_checkpoint_file,
-                                            to_detectron2)
 from mmscrl.utils.cli import make_parser
 from mmscrl.utils.fileio import atomic_write, refuse_overwriting_input
 
@@ -76,6 +69,11 @@ def convert(src: str,
     """
     if fmt not in FORMATS:
         raise ValueError(f'unknown --format {fmt!r}; choose from {FORMATS}')
+    from mmscrl.utils.checkpoint_layout import (CheckpointLayoutError,
+                                                check_finite_weights,
+                                                extract_backbone,
+                                                load_checkpoint_file,
+                                                to_detectron2)
     refuse_overwriting_input(dst, src)
     ckpt = load_checkpoint_file(src, weights_only=weights_only)
     ext = extract_backbone(ckpt)
@@ -120,6 +118,7 @@ def _atomic_save(obj, dst: str, pickle_numpy: bool = False):
         obj = dict(obj, model=arrays)
         atomic_write(dst, lambda f: pickle.dump(obj, f))
     else:
+        import torch
         atomic_write(dst, lambda f: torch.save(obj, f))
 
 

@@ -21,8 +21,6 @@ import hashlib
 import os
 import os.path as osp
 
-import torch
-
 from mmscrl.utils.cli import make_parser
 
 KEEP_META = ('mmengine_version', 'mmscrl_version', 'mmpretrain_version',
@@ -66,6 +64,8 @@ def publish(in_file: str,
     ``http(s)://`` URL, torch's safe unpickler unless ``weights_only`` is
     False), so a malicious file cannot run code.
     """
+    import torch
+
     from mmscrl.utils.checkpoint_layout import (URL_PREFIXES,
                                                 load_checkpoint_file)
     if not str(in_file).startswith(URL_PREFIXES) and not osp.isfile(in_file):

@@ -4,8 +4,6 @@ image list, stale chunks)."""
 import argparse
 import os
 
-import torch
-
 from mmscrl.utils import cli
 
 
@@ -48,6 +46,8 @@ def add_launcher_args(parser):
 def setup_launcher(args):
     """Initialise torch.distributed for ``--launcher pytorch``; return the
     device of this process."""
+    import torch
+
     import mmscrl  # noqa: F401  (compat: gloo and no set_device without CUDA)
     if args.launcher == 'pytorch':
         from mmengine.dist import init_dist

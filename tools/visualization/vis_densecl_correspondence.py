@@ -12,8 +12,6 @@ no true partner. Without CHECKPOINT the model is randomly initialised.
 """
 
 from mmscrl.utils.cli import add_config_arg, make_parser
-from mmscrl.visualization.densecl_correspondence import \
-    visualize_densecl_correspondence
 
 
 def main(argv=None):
@@ -33,6 +31,8 @@ def main(argv=None):
     p.add_argument('--panel', type=int, default=256,
                    help='panel side in pixels')
     args = p.parse_args(argv)
+    from mmscrl.visualization.densecl_correspondence import \
+        visualize_densecl_correspondence
     res = visualize_densecl_correspondence(
         args.image, args.config, args.checkpoint, args.out, size=args.size,
         seed=args.seed, panel=args.panel, num_samples=args.num_samples)

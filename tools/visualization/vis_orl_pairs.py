@@ -12,7 +12,6 @@ scores to the titles.
 """
 
 from mmscrl.utils.cli import make_parser
-from mmscrl.visualization.orl_pairs import visualize_orl_pairs
 
 
 def main(argv=None):
@@ -36,6 +35,7 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0,
                    help='seed of the pair sampling')
     args = p.parse_args(argv)
+    from mmscrl.visualization.orl_pairs import visualize_orl_pairs
     res = visualize_orl_pairs(args.correspondence, args.data_root, args.out,
                               index=args.index, knn_file=args.knn,
                               panel=args.panel, num_intra=args.num_intra,

@@ -11,7 +11,6 @@ original image with both crop regions and the boxes mapped back to it.
 """
 
 from mmscrl.utils.cli import make_parser
-from mmscrl.visualization.scrl_boxes import visualize_scrl_boxes
 
 
 def main(argv=None):
@@ -29,6 +28,7 @@ def main(argv=None):
     p.add_argument('--panel', type=int, default=256,
                    help='panel side in pixels')
     args = p.parse_args(argv)
+    from mmscrl.visualization.scrl_boxes import visualize_scrl_boxes
     out = visualize_scrl_boxes(args.image, args.config, args.out,
                                seed=args.seed, panel=args.panel,
                                num_samples=args.num_samples)

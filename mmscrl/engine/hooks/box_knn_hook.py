@@ -66,6 +66,11 @@ class BoxKNNHook(Hook):
         batch_size (int): Images per forward. Defaults to 32.
         roi_size (int): RoIAlign output side (bins averaged). Defaults to 2.
         stage (int): Backbone output used. Defaults to -1 (the last).
+        feature_level (str, optional): ``'c2'``-``'c5'``: RoIAlign this
+            ResNet level instead of output ``stage``, whatever the
+            backbone's ``out_indices`` (e.g. ``'c4'``, a map twice as fine
+            as C5; :class:`mmscrl.evaluation.ResNetLevels`). Defaults to
+            None (output ``stage``).
         mean (Sequence[float], optional): RGB mean (0-255); defaults to the
             model's ``data_preprocessor.mean`` or else ImageNet's.
         std (Sequence[float], optional): RGB std, likewise.
@@ -94,6 +99,7 @@ class BoxKNNHook(Hook):
                  batch_size: int = 32,
                  roi_size: int = 2,
                  stage: int = -1,
+                 feature_level: Optional[str] = None,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  prefix: str = 'knn/'):
@@ -115,6 +121,18 @@ class BoxKNNHook(Hook):
         self.batch_size = int(batch_size)
         self.roi_size = int(roi_size)
         self.stage = int(stage)
+        if feature_level is not None:
+            from mmscrl.evaluation.checkpoint_eval import FEATURE_LEVELS
+            if str(feature_level).lower() not in FEATURE_LEVELS:
+                raise ValueError(
+                    f'BoxKNNHook: feature_level must be one of '
+                    f'{", ".join(FEATURE_LEVELS)} or None, got '
+                    f'{feature_level!r}')
+            if self.stage != -1:
+                raise ValueError('BoxKNNHook: give feature_level or stage, '
+                                 'not both')
+            feature_level = str(feature_level).lower()
+        self.feature_level = feature_level
         self.mean, self.std = mean, std
         self.prefix = prefix
         self._sets = None
@@ -243,7 +261,7 @@ class BoxKNNHook(Hook):
             backbone, self._sets[0], self._sets[1], ks=self.ks,
             temperature=self.temperature, mean=mean, std=std,
             batch_size=self.batch_size, roi_size=self.roi_size,
-            stage=self.stage)
+            stage=self.stage, feature_level=self.feature_level)
 
     def _run(self, runner):
         step = runner.iter + 1 if runner.iter is not None else 0

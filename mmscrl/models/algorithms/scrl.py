@@ -4,13 +4,13 @@ from typing import Dict, List, Optional, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv import ops as mmcv_ops
 from mmpretrain.models import BaseSelfSupervisor, CosineEMA
 from mmpretrain.structures import DataSample
 
 from mmscrl.registry import MODELS
 from mmscrl.structures.bbox import box_pairs_to_rois
 from ..utils.losses import symmetric_regression_loss
+from ..utils.roi_layers import build_roi_layer
 
 
 @MODELS.register_module()
@@ -62,7 +62,10 @@ class SCRL(BaseSelfSupervisor):
         predictor (dict): Online predictor, e.g. ``NonLinearNeck``
             256-4096-256 with the same flags.
         roi_layer (dict): ``mmcv.ops`` RoI layer config (``type`` names the
-            class in ``mmcv.ops``). Defaults to output 1x1,
+            class in ``mmcv.ops``; without mmcv's compiled ops ``RoIAlign``
+            comes from torchvision, see
+            :func:`~mmscrl.models.utils.roi_layers.build_roi_layer`).
+            Defaults to output 1x1,
             ``spatial_scale=1/32``, ``sampling_ratio=0`` (adaptive, =
             torchvision's -1), ``aligned=False`` (official).
         base_momentum (float): ``CosineEMA`` start momentum ``1 - tau_base``.
@@ -104,8 +107,9 @@ class SCRL(BaseSelfSupervisor):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.predictor = MODELS.build(predictor)
-        roi_layer = dict(roi_layer)  # an mmcv.ops layer (not registered)
-        self.roi_layer = getattr(mmcv_ops, roi_layer.pop('type'))(**roi_layer)
+        # an mmcv.ops layer (not registered); torchvision's RoIAlign where
+        # mmcv has no compiled ops (mmscrl.models.utils.roi_layers)
+        self.roi_layer = build_roi_layer(roi_layer)
         self.box_loss_weight = box_loss_weight
         self.image_loss_weight = image_loss_weight
         self.target_net = CosineEMA(

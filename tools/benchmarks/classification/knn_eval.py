@@ -32,7 +32,6 @@ import os.path as osp
 import sys
 import time
 
-import torch
 from mmengine.config import Config
 
 from mmscrl.utils.cli import (add_cfg_options, add_config_arg,
@@ -82,21 +81,22 @@ def _loader_cfg(cfg, name, pipeline, batch_size, workers):
     return loader
 
 
-@torch.no_grad()
 def extract(backbone, preprocessor, loader, device, progress):
-    """GAP features (B, C) and labels of this process's share."""
+    """GAP features (B, C) and labels of this process's share (no grad)."""
+    import torch
     results = []
-    for data in loader:
-        data = preprocessor(data, False)
-        inputs = data['inputs'].to(device)
-        feat = backbone(inputs)
-        feat = feat[-1] if isinstance(feat, (tuple, list)) else feat
-        feat = feat.float().mean(dim=(2, 3)) if feat.dim() == 4 else feat
-        labels = [int(s.gt_label[0]) for s in data['data_samples']]
-        for f, lab in zip(feat.cpu(), labels):
-            results.append((f, lab))
-        if progress is not None:
-            progress.update(len(labels) * progress.world_size)
+    with torch.no_grad():
+        for data in loader:
+            data = preprocessor(data, False)
+            inputs = data['inputs'].to(device)
+            feat = backbone(inputs)
+            feat = feat[-1] if isinstance(feat, (tuple, list)) else feat
+            feat = feat.float().mean(dim=(2, 3)) if feat.dim() == 4 else feat
+            labels = [int(s.gt_label[0]) for s in data['data_samples']]
+            for f, lab in zip(feat.cpu(), labels):
+                results.append((f, lab))
+            if progress is not None:
+                progress.update(len(labels) * progress.world_size)
     return results
 
 
@@ -118,6 +118,7 @@ class _Progress:
 
 def main(argv=None):
     args = parse_args(argv)
+    import torch
     from mmengine.dist import (collect_results, get_dist_info, init_dist,
                                is_main_process)
     from mmengine.registry import DefaultScope, init_default_scope

@@ -25,8 +25,16 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import transfer_train  # noqa: E402
 
-from mmscrl.models.utils.pretrained_backbone import (  # noqa: E402,F401
-    RANDOM_INIT as RANDOM, set_pretrained)
+
+def __getattr__(name):
+    """``set_pretrained`` and ``RANDOM`` (``RANDOM_INIT``) of
+    :mod:`mmscrl.models.utils.pretrained_backbone`, re-exported for callers
+    and imported on first use (they need torch; ``--help`` does not)."""
+    if name in ('set_pretrained', 'RANDOM'):
+        from mmscrl.models.utils import pretrained_backbone
+        return getattr(pretrained_backbone,
+                       'RANDOM_INIT' if name == 'RANDOM' else name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def check_arch(paths: list, arch: str):

@@ -17,10 +17,12 @@
 #   averaged over IoU 0.50:0.05:0.95), ``/AP50`` and ``/AP75`` in percent as
 #   the papers, ``/mAP`` = AP50 as a fraction (mmselfsup's number);
 # * the ConcatDataset ignores the differing ``dataset_type`` meta of VOC2007
-#   and VOC2012 (mmdet's 18k config fails without it).
-# Left as mmdet does it: "difficult" objects are ignored in training
-# (detectron2 trains on them); mmselfsup validates every 2k iterations
-# (detectron2 only at the end).
+#   and VOC2012 (mmdet's 18k config fails without it);
+# * "difficult" objects are training instances, as in detectron2's VOC
+#   loader (mmscrl.VOCKeepDifficultDataset; mmdet's VOCDataset ignores
+#   them); the test set keeps them flagged, skipped by the metric.
+# Left as mmselfsup does it: validation every 2k iterations (detectron2
+# only at the end).
 _base_ = [
     'mmdet::pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py',
     '../_base_/transfer_c4.py',
@@ -41,7 +43,19 @@ model = dict(
     backbone=_base_.transfer_c4_backbone,
     roi_head=dict(shared_head=_base_.transfer_c4_shared_head))
 
-train_dataloader = dict(dataset=dict(ignore_keys=['dataset_type']))
+# VOC2007 and VOC2012 trainval with "difficult" objects as training
+# instances, as detectron2's VOC loader (mmscrl/datasets/voc_detection.py);
+# VOC07 test keeps them flagged for the metric
+train_dataloader = dict(
+    dataset=dict(
+        ignore_keys=['dataset_type'],
+        datasets=[
+            dict(
+                voc,
+                type='mmscrl.VOCKeepDifficultDataset',
+                keep_difficult=True)
+            for voc in _base_.train_dataloader.dataset.datasets
+        ]))
 
 optim_wrapper = dict(paramwise_cfg=_base_.transfer_paramwise_cfg)
 custom_hooks = [_base_.transfer_precise_bn]
