@@ -69,7 +69,8 @@ HELPER_KEYS = frozenset({
     'transfer_norm_cfg', 'transfer_c4_backbone',
     'transfer_c4_preprocessor', 'transfer_c4_shared_head',
     'transfer_box_train_pipeline', 'transfer_mask_train_pipeline',
-    'transfer_ms_resize',
+    'transfer_ms_resize', 'transfer_paramwise_cfg', 'transfer_warmup',
+    'transfer_precise_bn',
     # schedule
     'optimizer', 'base_lr', 'lr', 'max_epochs', 'max_iters', 'max_iter',
     'warmup_epochs', 'warmup_iters', 'interval', 'val_interval',

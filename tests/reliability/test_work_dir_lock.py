@@ -156,7 +156,9 @@ def test_train_tool_refuses_a_locked_work_dir(tmp_path, monkeypatch,
                                               load_tool):
     train = load_tool('train.py')
     calls = []
-    monkeypatch.setattr(train, 'Runner', _fake_runner(calls))
+    # tools/train.py imports the Runner inside main() (fast --help)
+    import mmengine.runner
+    monkeypatch.setattr(mmengine.runner, 'Runner', _fake_runner(calls))
     work = str(tmp_path / 'run')
     argv = [
         osp.join(REPO, 'configs/demo/byol_resnet18_1xb8-coslr-20i_demo.py'),
