@@ -70,7 +70,7 @@ TRAINING_RUN_OUTPUTS = (
 #: ``orl_stage2/`` folder: their outputs, ``.part`` temporaries and
 #: ``<out>.parts/`` chunk folders.
 ORL_STAGE2_OUTPUTS = (
-    r'(knn|proposals|correspondence)\.npz(\.parts(/.*)?)?',
+    r'(knn|proposals|correspondence)\.npz(\.parts(/.*)?|\.inputs\.json)?',
     r'\.(knn|proposals|correspondence)\.npz\.\d+\.part',
 )
 _BLOCK = 1 << 20

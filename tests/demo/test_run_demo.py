@@ -3,6 +3,7 @@
 in its smallest setting (tiny data, 4 iterations per stage)."""
 import importlib.util
 import json
+import os
 import os.path as osp
 import sys
 
@@ -308,3 +309,40 @@ def test_detector_without_detections_scores_zero(repo_root, tmp_path,
                        max_iters=1, pretrained=None, num_workers=0)
     assert rec['bbox_mAP'] == 0. and rec['no_detections']
     assert 'made no detection on the val set' in capsys.readouterr().out
+
+
+def test_stage2_tool_output_is_not_reused_from_other_inputs(repo_root,
+                                                            tmp_path):
+    """A finished ORL stage-2 file is reused only when the tool's
+    arguments, input files and demo data are those it was made from."""
+    run_all = _load_tool(repo_root, 'run_all_demos')
+
+    class Banner:
+        lines = []
+
+        def info(self, msg):
+            self.lines.append(msg)
+
+    ckpt, out = tmp_path / 'ckpt.pth', str(tmp_path / 'knn.npz')
+    ckpt.write_bytes(b'weights')
+    script = ('import sys; open(sys.argv[sys.argv.index("--out") + 1], '
+              '"w").write("x")')
+
+    def cmd(k='5', workers='2'):
+        return [sys.executable, '-c', script, str(ckpt), '--k', k, '--out',
+                out, '--num-workers', workers]
+
+    banner, data = Banner(), dict(version=2, seed=0)
+    assert run_all.run_tool(cmd(), out, banner, data=data) == out
+    stamp = json.loads(open(out + '.inputs.json').read())
+    assert stamp['files'] == {str(ckpt): [7, os.stat(ckpt).st_mtime_ns]}
+    # the same inputs, another worker count: reused
+    run_all.run_tool(cmd(workers='8'), out, banner, data=data)
+    assert banner.lines[-1] == f'reusing {out}'
+    for change in (dict(cmd=cmd(k='7')), dict(data=dict(version=3, seed=0))):
+        with pytest.raises(RuntimeError, match='made from other inputs'):
+            run_all.run_tool(change.get('cmd', cmd()), out, banner,
+                             data=change.get('data', data))
+    ckpt.write_bytes(b'retrained')  # a new checkpoint in the same place
+    with pytest.raises(RuntimeError, match=r'\(files changed'):
+        run_all.run_tool(cmd(), out, banner, data=data)

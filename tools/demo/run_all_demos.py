@@ -163,13 +163,60 @@ def _opt(args, key):
     return DEFAULTS.get(key)
 
 
-def run_tool(cmd, out_file, banner, folder=None):
+#: arguments of the stage-2 tools that do not change their outputs
+_NEUTRAL_ARGS = ('--workers', '--num-workers', '--device')
+
+
+def tool_inputs(cmd, out_file, data=None):
+    """What a stage-2 tool's output depends on: its arguments (minus the
+    speed-only ones), the size and mtime of every input file among them
+    (checkpoint, earlier stage-2 files, annotations) and the demo data's
+    ``meta.json`` (``data``)."""
+    args, files, skip = [], {}, False
+    for arg in cmd[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg in _NEUTRAL_ARGS:
+            skip = True
+            continue
+        args.append(arg)
+        if arg != out_file and osp.isfile(arg):
+            st = os.stat(arg)
+            files[arg] = [st.st_size, st.st_mtime_ns]
+    return dict(args=args, files=files, data=data)
+
+
+def run_tool(cmd, out_file, banner, folder=None, data=None):
     """Run a stage-2 tool unless ``out_file`` exists (tools resume).
 
     ``folder`` (an ``OwnedFolder``, the demo's ``orl_stage2/``) records
     what the tool writes there, so ``--force`` removes exactly that.
+    ``<out_file>.inputs.json`` records :func:`tool_inputs`; a finished
+    ``out_file`` made from other inputs (another checkpoint, data set or
+    setting) is refused, naming what changed, instead of being reused. An
+    ``out_file`` without that record (written by an older version) is
+    reused with a warning.
     """
+    import json
+
+    from mmscrl.utils.fileio import atomic_write_text
+    stamp = out_file + '.inputs.json'
+    inputs = tool_inputs(cmd, out_file, data)
     if osp.isfile(out_file):
+        if not osp.isfile(stamp):
+            banner.info(f'reusing {out_file} (no record of its inputs: '
+                        'made by an older version; --force remakes it)')
+            return out_file
+        with open(stamp, encoding='utf-8') as f:
+            old = json.load(f)
+        changed = [k for k in ('args', 'files', 'data')
+                   if old.get(k) != json.loads(json.dumps(inputs[k]))]
+        if changed:
+            raise RuntimeError(
+                f'{out_file} was made from other inputs ({", ".join(changed)}'
+                f' changed; see {stamp}): rerun with --force to remake the '
+                'stage-2 files, or use another --work-dir')
         banner.info(f'reusing {out_file}')
         return out_file
     banner.info('running: ' + ' '.join(cmd))
@@ -177,6 +224,8 @@ def run_tool(cmd, out_file, banner, folder=None):
         folder.begin_writer(ORL_STAGE2_OUTPUTS)
     try:
         proc = subprocess.run(cmd, cwd=REPO_ROOT)
+        if proc.returncode == 0 and osp.isfile(out_file):
+            atomic_write_text(stamp, json.dumps(inputs, indent=1))
     finally:
         if folder is not None:
             folder.end_writer()
@@ -288,8 +337,9 @@ def main(argv=None):
 
 
 def _main(args, work_dir):
-    from demo_workflow import (Banner, format_seed_results, pretrain_config,
-                               run_detector, run_train, write_results)
+    from demo_workflow import (Banner, _data_meta, format_seed_results,
+                               pretrain_config, run_detector, run_train,
+                               write_results)
 
     import mmscrl  # noqa: F401
     from mmscrl.demo import ensure_demo_dataset
@@ -349,19 +399,21 @@ def _main(args, work_dir):
         s1_cfg = osp.join(work_dir, pretrain_dir('byol', seed), 'config.py')
         py = sys.executable
         img_root = paths['unlabeled']
+        data_meta = _data_meta(args.data_root)
         knn = run_tool([
             py, 'tools/orl/extract_knn.py', s1_cfg, ckpts['byol', seed],
             '--data-root', img_root, '--ann-file', paths['ann_unlabeled'],
             '--out', osp.join(s2_dir, 'knn.npz'), '--k', str(s2['k']),
             '--resize', str(s2['resize']), '--crop', str(s2['crop']),
             '--device', 'cpu', '--num-workers', str(workers)
-        ], osp.join(s2_dir, 'knn.npz'), banner, s2_folder)
+        ], osp.join(s2_dir, 'knn.npz'), banner, s2_folder, data_meta)
         props = run_tool([
             py, 'tools/orl/selective_search.py', '--data-root', img_root,
             '--ann-file', paths['ann_unlabeled'], '--out',
             osp.join(proposals_dir, 'proposals.npz'), '--workers',
             str(max(1, workers))
-        ], osp.join(proposals_dir, 'proposals.npz'), banner, props_folder)
+        ], osp.join(proposals_dir, 'proposals.npz'), banner, props_folder,
+            data_meta)
         corr = run_tool([
             py, 'tools/orl/generate_correspondence.py', s1_cfg,
             ckpts['byol', seed], '--data-root', img_root, '--knn', knn,
@@ -370,7 +422,8 @@ def _main(args, work_dir):
             str(s2['min_size']), '--topn', str(s2['topn']),
             '--patch-size', str(s2['patch_size']), '--device', 'cpu',
             '--num-workers', str(workers)
-        ], osp.join(s2_dir, 'correspondence.npz'), banner, s2_folder)
+        ], osp.join(s2_dir, 'correspondence.npz'), banner, s2_folder,
+            data_meta)
         banner(f'ORL stage 3 pre-training (seed {seed})')
         pretrain('orl', seed, osp.join(REPO_ROOT, CONFIGS['orl']), {
             'train_dataloader.dataset.ann_file': corr,
