@@ -35,6 +35,10 @@ LAZY_REGISTRATIONS: Dict[str, Dict[str, str]] = {
         'CheckedCocoDataset': 'mmscrl.datasets.coco_detection',
         'VOCKeepDifficultDataset': 'mmscrl.datasets.voc_detection',
     },
+    'MODELS': {
+        'SparseSingleRoIExtractor':
+        'mmscrl.models.roi_heads.sparse_roi_extractor',
+    },
 }
 
 #: :mod:`mmscrl.compat` fix -> the modules it repairs: it is applied right

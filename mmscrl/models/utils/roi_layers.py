@@ -24,7 +24,7 @@ from torch.nn.modules.utils import _pair
 
 __all__ = [
     'mmcv_ops_status', 'roi_align_backend', 'TorchvisionRoIAlign',
-    'build_roi_layer', 'roi_align'
+    'SparseRoIAlign', 'build_roi_layer', 'roi_align'
 ]
 
 _FALLBACK_LOGGED = False
@@ -174,3 +174,63 @@ def roi_align(input: torch.Tensor,
     _log_fallback_once(reason)
     return TorchvisionRoIAlign(output_size, spatial_scale, sampling_ratio,
                                pool_mode, aligned)(input, rois)
+
+
+class SparseRoIAlign(nn.Module):
+    """``mmcv.ops.RoIAlign`` whose CPU path is a sparse matrix product.
+
+    On CPU tensors (float32/float64, ``pool_mode='avg'``) it runs
+    :func:`~mmscrl.models.utils.sparse_roi_align.sparse_roi_align`, which
+    equals mmcv's kernel up to float summation order and is several times
+    faster, backward included (mmcv's CPU kernel is single-threaded). On
+    any other device, dtype or pool mode it runs the layer of
+    :func:`build_roi_layer` (mmcv's kernel, or torchvision's without mmcv
+    ops). Same arguments and defaults as mmcv's class.
+
+    Args:
+        output_size (int | tuple[int, int]): Output ``(h, w)``.
+        spatial_scale (float): Feature-map pixels per RoI-coordinate unit.
+            Defaults to 1.0.
+        sampling_ratio (int): Samples per bin side; ``<= 0`` is adaptive.
+            Defaults to 0.
+        pool_mode (str): ``'avg'`` or ``'max'`` (mmcv's kernel only).
+            Defaults to ``'avg'``.
+        aligned (bool): Pixel-shift the boxes by -0.5. Defaults to True.
+        use_torchvision (bool): Passed to mmcv's class. Defaults to False.
+    """
+
+    def __init__(self,
+                 output_size: Union[int, Tuple[int, int]],
+                 spatial_scale: float = 1.0,
+                 sampling_ratio: int = 0,
+                 pool_mode: str = 'avg',
+                 aligned: bool = True,
+                 use_torchvision: bool = False) -> None:
+        super().__init__()
+        self.output_size = _pair(output_size)
+        self.spatial_scale = float(spatial_scale)
+        self.sampling_ratio = int(sampling_ratio)
+        self.pool_mode = pool_mode
+        self.aligned = aligned
+        self.kernel = build_roi_layer(
+            dict(type='RoIAlign', output_size=output_size,
+                 spatial_scale=spatial_scale, sampling_ratio=sampling_ratio,
+                 pool_mode=pool_mode, aligned=aligned,
+                 use_torchvision=use_torchvision))
+
+    def forward(self, input: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """``input`` (N, C, H, W), ``rois`` (K, 5) ``(batch index, x1, y1,
+        x2, y2)`` -> (K, C, out_h, out_w)."""
+        if (input.device.type == 'cpu' and self.pool_mode == 'avg'
+                and input.dtype in (torch.float32, torch.float64)):
+            from .sparse_roi_align import sparse_roi_align
+            return sparse_roi_align(input, rois, self.output_size,
+                                    self.spatial_scale, self.sampling_ratio,
+                                    self.aligned)
+        return self.kernel(input, rois)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(output_size={self.output_size}, '
+                f'spatial_scale={self.spatial_scale}, sampling_ratio='
+                f'{self.sampling_ratio}, pool_mode={self.pool_mode}, '
+                f'aligned={self.aligned})')
