@@ -50,8 +50,8 @@ def test_equals_mmcv_float64(aligned, output_size, sampling_ratio,
     feat, rois = _case(0)
     kw = dict(output_size=output_size, spatial_scale=spatial_scale,
               sampling_ratio=sampling_ratio, aligned=aligned)
-    ref = MMCV_OPS.RoIAlign(**dict(kw, sampling_ratio=max(sampling_ratio,
-                                                            0)))
+    ref = MMCV_OPS.RoIAlign(
+        **dict(kw, sampling_ratio=max(sampling_ratio, 0)))
     out, grad = _fwd_bwd(lambda f, r: sparse_roi_align(f, r, **kw), feat,
                          rois)
     out_ref, grad_ref = _fwd_bwd(ref, feat, rois)
