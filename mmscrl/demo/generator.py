@@ -12,9 +12,9 @@ Two versions of the rendering can be generated (``version``, recorded in
 ``meta.json``, the marker and the COCO ``info``; see
 :data:`GENERATOR_VERSIONS`):
 
-- **2** (the default): each class has its own hue range, so both shape and
-  colour tell the class; backgrounds are muted (low saturation).
-- **3**: colour-free classes. A class is defined by its shape only; every
+- **2**: each class has its own hue range, so both shape and colour tell
+  the class; backgrounds are muted (low saturation).
+- **3** (the default since Dec 2026): colour-free classes. A class is defined by its shape only; every
   object's hue is drawn from the full hue range independently of its class,
   and backgrounds take any hue and a saturation overlapping the objects'
   (not only muted ones), so colour is a nuisance, as in photographs, and
@@ -83,8 +83,9 @@ from mmscrl.utils.fileio import atomic_write_json
 from .lock import demo_lock
 from .ownership import file_record, find_foreign, remove_recorded
 
-#: Default generator version (2: semantic maps; see the module docstring).
-GENERATOR_VERSION = 2
+#: Default generator version (3: colour-free classes; see the module
+#: docstring).
+GENERATOR_VERSION = 3
 #: Versions :func:`generate_demo_dataset` can write, with what sets them
 #: apart (version 1, before semantic maps, is no longer generated).
 GENERATOR_VERSIONS: Dict[int, str] = {
@@ -274,7 +275,7 @@ def render_scene(rng: np.random.Generator,
         min_area (int): Smallest visible area in pixels. Defaults to 36.
         version (int): Generator version, 2 (class hues) or 3 (colours
             independent of the class); see the module docstring. Defaults
-            to :data:`GENERATOR_VERSION` (2).
+            to :data:`GENERATOR_VERSION` (3).
 
     Returns:
         tuple: ``img`` (H, W, 3) uint8 RGB and a list of objects, each a dict
@@ -784,7 +785,7 @@ def generate_demo_dataset(out_dir: str,
             each class with its own hue range, or 3, colour-free classes
             (shape only). A data set of another version in ``out_dir`` is
             replaced under the same rules as one made with other arguments.
-            Defaults to :data:`GENERATOR_VERSION` (2).
+            Defaults to :data:`GENERATOR_VERSION` (3).
 
     Returns:
         dict: Paths of ``root``, ``unlabeled``/``train``/``val`` image

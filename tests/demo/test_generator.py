@@ -33,7 +33,7 @@ def _digest(root):
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp('demo') / 'data'
     paths = generate_demo_dataset(str(root), num_unlabeled=6, num_train=12,
-                                  num_val=5, img_size=96, seed=3)
+                                  num_val=5, img_size=96, seed=3, version=2)
     return paths
 
 
@@ -50,18 +50,19 @@ def test_layout(demo):
 def test_deterministic(demo, tmp_path):
     again = generate_demo_dataset(str(tmp_path / 'again'), num_unlabeled=6,
                                   num_train=12, num_val=5, img_size=96,
-                                  seed=3)
+                                  seed=3, version=2)
     assert _digest(demo['root']) == _digest(again['root'])
     other = generate_demo_dataset(str(tmp_path / 'other'), num_unlabeled=6,
                                   num_train=12, num_val=5, img_size=96,
-                                  seed=4)
+                                  seed=4, version=2)
     assert _digest(other['root']) != _digest(demo['root'])
 
 
 def test_image_independent_of_split_sizes(demo, tmp_path):
     # image i of a split depends only on (seed, split, i)
     small = generate_demo_dataset(str(tmp_path / 'small'), num_unlabeled=2,
-                                  num_train=3, num_val=1, img_size=96, seed=3)
+                                  num_train=3, num_val=1, img_size=96, seed=3,
+                                  version=2)
     for split in ('unlabeled', 'train', 'val'):
         with open(osp.join(small[split], '000000.jpg'), 'rb') as f1, \
                 open(osp.join(demo[split], '000000.jpg'), 'rb') as f2:
@@ -161,16 +162,16 @@ def _scene_digest(version=None, size=96):
     return h.hexdigest()
 
 
-# recorded from the generator before version 3 was added: version 2 (the
-# default) must keep drawing the same scenes
+# recorded from the generator before version 3 was added: version 2 must
+# keep drawing the same scenes
 V2_SCENES_SHA256 = \
     'aa9235c2a12e56118907b9327d4fcd908212e1c481d90b61f164c9b8ad2b3c96'
 
 
-def test_version2_unchanged():
-    assert _scene_digest() == V2_SCENES_SHA256
+def test_version2_unchanged_and_version3_is_the_default():
     assert _scene_digest(version=2) == V2_SCENES_SHA256
     assert _scene_digest(version=3) != V2_SCENES_SHA256
+    assert _scene_digest() == _scene_digest(version=3)
 
 
 def test_version2_metadata(demo):
@@ -187,7 +188,7 @@ def test_version2_metadata(demo):
 
 def test_version3_data_set(demo, tmp_path):
     kw = dict(num_unlabeled=6, num_train=12, num_val=5, img_size=96, seed=3)
-    v3 = generate_demo_dataset(str(tmp_path / 'v3'), version=3, **kw)
+    v3 = generate_demo_dataset(str(tmp_path / 'v3'), **kw)  # the default
     with open(osp.join(v3['root'], 'meta.json')) as f:
         assert json.load(f)['version'] == 3
     with open(osp.join(v3['root'], MARKER)) as f:
@@ -232,13 +233,13 @@ def test_version3_hues_span_every_class():
 def test_ensure_switches_version(tmp_path):
     root = str(tmp_path / 'd')
     kw = dict(num_unlabeled=1, num_train=1, num_val=1, img_size=48, seed=0)
-    ensure_demo_dataset(root, verbose=False, **kw)
-    assert dataset_is_complete(root, **kw)
+    ensure_demo_dataset(root, verbose=False, version=2, **kw)
     assert dataset_is_complete(root, version=2, **kw)
     assert not dataset_is_complete(root, version=3, **kw)
+    assert not dataset_is_complete(root, **kw)  # the default is 3
     ensure_demo_dataset(root, verbose=False, version=3, **kw)
     assert dataset_is_complete(root, version=3, **kw)
-    assert not dataset_is_complete(root, **kw)
+    assert dataset_is_complete(root, **kw)
     # a file of the user's in the set: switching back is refused, nothing
     # is deleted
     (tmp_path / 'd' / 'notes.txt').write_text('mine')

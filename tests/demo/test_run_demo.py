@@ -186,12 +186,14 @@ def test_run_all_demos_orl_pixpro_smallest(repo_root, tmp_path):
 def test_run_all_demos_seeds_smallest(repo_root, tmp_path):
     """Two pre-training seeds (issue 20, item 2): a BYOL backbone and its
     detector per seed, the table's mean ± std (n), per-seed values and
-    the monitors' rank correlation with AP in results.{md,json}."""
+    the monitors' rank correlation with AP in results.{md,json}; the two
+    detectors trained at the same time (``--jobs 2``)."""
     run_all = _load_tool(repo_root, 'run_all_demos')
     wd = tmp_path / 'wd'
     out = run_all.main([
         '--smallest', '--seeds', '0', '1', '--methods', 'byol',
         '--skip-random', '--pretrain-iters', '2', '--det-iters', '2',
+        '--jobs', '2',
         '--monitors', 'c5', 'probe-c4', '--data-root',
         str(tmp_path / 'data'), '--work-dir', str(wd)
     ])
@@ -214,6 +216,8 @@ def test_run_all_demos_seeds_smallest(repo_root, tmp_path):
     assert [a['pairs'] for a in out['agreement']] == [2, 2, 2]
     saved = json.loads((wd / 'results.json').read_text())
     assert saved['meta']['seeds'] == [0, 1]
+    assert saved['meta']['detector_jobs'] == 2
+    assert [r['detector_jobs'] for r in saved['runs']] == [2, 2]
     assert len(saved['runs']) == 2 and len(saved['backbones']) == 2
     md = (wd / 'results.md').read_text()
     assert '| init | bbox AP | Δ AP vs baseline | AP50 | box kNN | ' \
@@ -221,6 +225,7 @@ def test_run_all_demos_seeds_smallest(repo_root, tmp_path):
     assert f'| BYOL | {100 * ap["mean"]:.1f} ± {100 * ap["std"]:.1f} (2) ' \
         '| - |' in md
     assert 'Spearman' in md
+    assert '2 detector runs trained at a time (--jobs)' in md
     from demo_workflow import work_dir_folder
     assert work_dir_folder(str(wd)).foreign() == []
 

@@ -465,8 +465,12 @@ def _data_meta(data_root: str) -> Optional[Dict]:
 def run_detector(det_config: str, work_dir: str, data_root: str,
                  max_iters: Optional[int], pretrained: Optional[str],
                  seed: int = 0, num_workers: Optional[int] = None,
-                 banner: Optional[Banner] = None) -> Dict:
+                 banner: Optional[Banner] = None,
+                 extra_env: Optional[Dict[str, str]] = None) -> Dict:
     """Train + evaluate the demo detector; return its COCO bbox metrics.
+
+    ``extra_env`` (e.g. ``OMP_NUM_THREADS``) is added to the training
+    process's environment.
 
     A detector that made no detection on the val set (training collapsed
     to background without a NaN) scores AP 0; its record says so with
@@ -490,7 +494,8 @@ def run_detector(det_config: str, work_dir: str, data_root: str,
         # the generation arguments (sizes, seed, version) of the data: a
         # finished detector on other data is not reused
         data=_data_meta(data_root))
-    rec = run_train(cfg, work_dir, settings, banner=banner)
+    rec = run_train(cfg, work_dir, settings, banner=banner,
+                    extra_env=extra_env)
     try:
         metrics = read_last_metrics(work_dir)
     except FileNotFoundError:

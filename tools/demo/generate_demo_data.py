@@ -3,7 +3,7 @@
 
     python tools/demo/generate_demo_data.py [--out-dir data/demo]
         [--num-unlabeled 1000] [--num-train 400] [--num-val 100]
-        [--img-size 128] [--seed 0] [--max-objects 5] [--data-version 2]
+        [--img-size 128] [--seed 0] [--max-objects 5] [--data-version 3]
         [--force] [--colour-probe]
 
 Writes ``unlabeled/``, ``train/``, ``val/`` JPEGs and COCO instance
@@ -15,9 +15,10 @@ generator recorded in it, unchanged; one generator at a time works on a
 folder (a second one waits, naming the first one's pid, for at most
 ``--lock-timeout`` seconds).
 
-``--data-version 3`` writes the colour-free version of the data (classes
-told by shape only, colours drawn independently of the class); the default
-is version 2 (see :mod:`mmscrl.demo.generator`). ``--colour-probe`` then
+The default, ``--data-version 3``, writes colour-free classes (told by shape
+only, colours drawn independently of the class); ``--data-version 2`` the
+earlier data whose classes each have their own hue range (see
+:mod:`mmscrl.demo.generator`). ``--colour-probe`` then
 prints the accuracy of a colour-only nearest-centroid classifier, fitted on
 the train split and scored on val (:mod:`mmscrl.demo.colour_probe`): near
 1.0 on version 2, near chance on version 3.

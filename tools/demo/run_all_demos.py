@@ -7,15 +7,17 @@
         [--monitors c5 [c4 c4-256 probe-c4 ...]]
         [--work-dir work_dirs/demo_all]
         [--data-root data/demo] [--data-version V]
-        [--pretrain-iters N] [--det-iters N] [--smallest] [--skip-random]
+        [--pretrain-iters N] [--det-iters N] [--jobs N] [--smallest]
+        [--skip-random]
 
-For each pre-training seed: pre-train every method (a ResNet-18 on the
+For each pre-training seed, pre-train every method (a ResNet-18 on the
 unlabeled demo images, configs/demo/*_demo.py; ORL runs its three stages:
 stage 1 is that seed's BYOL run, shared with the BYOL row, stage 2 the
 tools in tools/orl/ with sizes scaled to the 128 px demo images, stage 3 the
-ORL demo config), then train the demo Faster R-CNN R18-FPN from each
-backbone with ``--det-seeds`` detector seeds; random init gets as many
-detector runs (one per pre-training seed and detector seed). Then every
+ORL demo config), one run at a time. Then train the demo Faster R-CNN
+R18-FPN from each backbone with ``--det-seeds`` detector seeds; random init
+gets as many detector runs (one per pre-training seed and detector seed);
+``--jobs N`` trains N detectors at a time. Then every
 backbone's monitors (``--monitors``; default ``c5``: today's box/image kNN
 top-1 on C5 of the 128 px labelled images; see ``add_box_knn``).
 
@@ -108,6 +110,11 @@ def parse_args(argv=None):
                    'box/image kNN on C5 of the 128 px labelled images, '
                    'c4-256 = on C4 of the images upsampled to 256 px, '
                    'probe-c4 = linear probe on C4 box features')
+    p.add_argument('--jobs', type=int, default=1,
+                   help='detector runs trained at the same time, each with '
+                   'OMP_NUM_THREADS = cores // jobs (more throughput on '
+                   'small CPU jobs; their wall times then overlap, and the '
+                   'table says so)')
     p.add_argument('--smallest', action='store_true',
                    help='tiny CI setting (tiny data, a few iterations; '
                    'meaningless numbers)')
@@ -118,6 +125,8 @@ def parse_args(argv=None):
         p.error(f'--seeds must be >= 0, got {args.seeds}')
     if args.det_seeds < 1:
         p.error(f'--det-seeds must be >= 1, got {args.det_seeds}')
+    if args.jobs < 1:
+        p.error(f'--jobs must be >= 1, got {args.jobs}')
     det = [det_seed(s, j) for s in args.seeds for j in range(args.det_seeds)]
     if len(set(det)) != len(det):
         p.error(f'--seeds {args.seeds} with --det-seeds {args.det_seeds} '
@@ -431,6 +440,7 @@ def _main(args, work_dir):
         })
 
     runs = []  # one record per detector run
+    det_tasks = []  # (record, checkpoint) of the detector runs to train
     for seed in seeds:
         for method in pretrain_order:
             if method == 'orl':
@@ -460,28 +470,47 @@ def _main(args, work_dir):
                 if (init, seed) in errors:
                     rec['error'] = errors[init, seed]
                     continue
-                ckpt = ckpts.get((init, seed))
-                banner(f'detector ({LABELS[init]}, seed {seed}, detector '
-                       f'seed {rec["det_seed"]})')
-                try:
-                    det = run_detector(
-                        det_config,
-                        osp.join(work_dir, detector_dir(init, seed, j)),
-                        args.data_root, det_iters, ckpt,
-                        seed=rec['det_seed'], num_workers=workers,
-                        banner=banner)
-                except Exception as e:
-                    traceback.print_exc()
-                    rec['error'] = f'{type(e).__name__}: {e}'
-                    continue
-                rec.update(bbox_mAP=det['bbox_mAP'],
-                           bbox_mAP_50=det['bbox_mAP_50'],
-                           pretrain_seconds=pre_secs.get((init, seed)),
-                           detector_seconds=det['seconds'],
-                           pretrain_checkpoint=ckpt,
-                           work_dir=det['work_dir'])
-                if det.get('no_detections'):
-                    rec['no_detections'] = True
+                det_tasks.append((rec, ckpts.get((init, seed))))
+
+    def train_detector(task):
+        rec, ckpt = task
+        banner(f'detector ({rec["init"]}, seed {rec["seed"]}, detector '
+               f'seed {rec["det_seed"]})')
+        try:
+            det = run_detector(
+                det_config,
+                osp.join(work_dir, detector_dir(rec['method'], rec['seed'],
+                                                rec['det_index'])),
+                args.data_root, det_iters, ckpt, seed=rec['det_seed'],
+                num_workers=workers, banner=banner, extra_env=det_env)
+        except Exception as e:
+            traceback.print_exc()
+            rec['error'] = f'{type(e).__name__}: {e}'
+            return
+        rec.update(bbox_mAP=det['bbox_mAP'],
+                   bbox_mAP_50=det['bbox_mAP_50'],
+                   pretrain_seconds=pre_secs.get((rec['method'],
+                                                  rec['seed'])),
+                   detector_seconds=det['seconds'],
+                   pretrain_checkpoint=ckpt,
+                   work_dir=det['work_dir'])
+        if args.jobs > 1 and not det.get('reused'):
+            rec['detector_jobs'] = args.jobs
+        if det.get('no_detections'):
+            rec['no_detections'] = True
+
+    # the detectors after every pre-training: with --jobs N, N at a time
+    det_env = None
+    if args.jobs > 1:
+        det_env = dict(OMP_NUM_THREADS=str(max(
+            1, int(os.environ['OMP_NUM_THREADS']) // args.jobs)))
+    if args.jobs == 1:
+        for task in det_tasks:
+            train_detector(task)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(train_detector, det_tasks))
 
     banner('monitors of the backbones: ' + ', '.join(
         m.name for m in args.monitors))
@@ -510,9 +539,15 @@ def _main(args, work_dir):
         det_seed_rule=f'pre-training seed + {DET_SEED_STRIDE} x detector '
         'run index',
         monitors=[m.name for m in args.monitors],
+        detector_jobs=args.jobs,
         total_wall_seconds=round(banner.elapsed(), 1),
         smallest=bool(args.smallest))
     table = format_seed_results(rows, columns, agreement)
+    if any(r.get('detector_jobs') for r in runs):
+        table += (f'\n\nDetector wall times: {args.jobs} detector runs '
+                  'trained at a time (--jobs), each with OMP_NUM_THREADS='
+                  f'{det_env["OMP_NUM_THREADS"]}: not times of one run '
+                  'alone.')
     out = write_results(rows, work_dir, meta, table=table,
                         extra=dict(agreement=agreement, runs=runs,
                                    backbones=backbones))

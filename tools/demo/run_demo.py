@@ -3,7 +3,7 @@
 
     .venv/bin/python tools/demo/run_demo.py [--pretrain-config CFG]
         [--pretrain-iters N] [--det-iters N] [--data-root data/demo]
-        [--work-dir work_dirs/demo] [--data-version 2] [--smallest]
+        [--work-dir work_dirs/demo] [--data-version 3] [--smallest]
 
 1. generate the synthetic demo data (``data/demo``) unless present;
 2. pre-train SCRL (ResNet-18, small images) on the unlabeled images;
@@ -73,7 +73,7 @@ def add_run_arguments(p, work_dir):
                    help='demo data generator version (a data set of another '
                    'version in --data-root is replaced): ' + '; '.join(
                        f'{k}: {v}' for k, v in GENERATOR_VERSIONS.items()) +
-                   '; the README\'s numbers are version 2')
+                   '; the README\'s numbers are version 3')
     p.add_argument('--work-dir', default=work_dir,
                    help='folder of the stages and results.{md,json}')
     p.add_argument('--pretrain-iters', type=int, default=None,
