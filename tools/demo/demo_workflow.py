@@ -34,6 +34,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -462,6 +463,9 @@ def _data_meta(data_root: str) -> Optional[Dict]:
         return json.load(f)
 
 
+_CONFIG_LOCK = threading.Lock()
+
+
 def run_detector(det_config: str, work_dir: str, data_root: str,
                  max_iters: Optional[int], pretrained: Optional[str],
                  seed: int = 0, num_workers: Optional[int] = None,
@@ -481,8 +485,10 @@ def run_detector(det_config: str, work_dir: str, data_root: str,
         dict: ``bbox_mAP``, ``bbox_mAP_50`` (in [0, 1]), ``seconds`` and
         the run record of :func:`run_train`.
     """
-    cfg = detector_config(det_config, data_root, max_iters, pretrained,
-                          seed=seed, num_workers=num_workers)
+    with _CONFIG_LOCK:  # mmengine's pkg:: lookup (pkg_resources) is not
+        # thread-safe: run_all_demos --jobs calls this from threads
+        cfg = detector_config(det_config, data_root, max_iters, pretrained,
+                              seed=seed, num_workers=num_workers)
     settings = dict(
         config=osp.abspath(det_config),
         data_root=osp.abspath(data_root),
