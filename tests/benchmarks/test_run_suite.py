@@ -45,6 +45,8 @@ def test_quick_suite_writes_json_markdown_and_chart(tmp_path, suite):
     assert sum(data['scrl_transform_share'].values()) == pytest.approx(1.)
     assert 0 < data['scrl_box_sampler_share'] < 1
     assert res['roialign']['mmcv_equals_torchvision']
+    assert res['roialign']['detector']['equal']
+    assert res['roialign']['detector']['speedup'] > 0
     # the box branch adds FLOPs to BYOL's; ORL's patches add more; PixPro's
     # dense projector on the C5 map costs about what BYOL's pooled one does
     fl = res['flops']['ratios']

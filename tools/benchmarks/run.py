@@ -44,7 +44,10 @@ Sections (``--sections``, comma-separated; default all but ``orl_stage2``):
     (``mmscrl.datasets.pipeline_benchmark``).
 ``roialign``
     mmcv ``RoIAlign`` (forward + backward, the SCRL 1x1 setting) against
-    torchvision's ``roi_align`` on a C5-sized feature map.
+    torchvision's ``roi_align`` on a C5-sized feature map; on CPU also the
+    demo detector's RoIAlign (7x7, adaptive sampling, 1024 RoIs on a
+    stride-4 FPN map of 128 px images), mmcv against the sparse product of
+    ``mmscrl.SparseSingleRoIExtractor``.
 ``orl_stage2``
     ORL stage 2 at COCO scale, from ``tools/benchmarks/orl_stage2_scale.py``
     (when present; its ``--quick`` sizes with ``--quick``).
@@ -570,6 +573,44 @@ def bench_roialign(args):
     same = torch.allclose(run_mmcv(feat), run_tv(feat), atol=1e-5)
     out.update(rois=int(rois.shape[0]), feature=[n_img, c, side, side],
                mmcv_equals_torchvision=bool(same))
+    if dev == 'cpu':
+        out['detector'] = _bench_detector_roialign(args)
+    return out
+
+
+def _bench_detector_roialign(args):
+    """The demo detector's RoIAlign on CPU: mmcv's kernel against the
+    sparse product (forward + backward, interleaved repeats)."""
+    import torch
+    from mmcv.ops import RoIAlign
+
+    from mmscrl.models.utils.roi_layers import SparseRoIAlign
+    g = torch.Generator().manual_seed(0)
+    n_img, c, side, per_img = (2, 32, 16, 32) if args.quick else \
+        (8, 128, 32, 128)
+    feat = torch.randn(n_img, c, side, side, generator=g)
+    n = n_img * per_img
+    xy = torch.rand(n, 2, generator=g) * side * 4 * 0.8
+    wh = 4 + torch.rand(n, 2, generator=g) * 60
+    idx = torch.arange(n_img).repeat_interleave(per_img)[:, None].float()
+    rois = torch.cat([idx, xy, xy + wh], 1)
+    layers = dict(mmcv=RoIAlign(7, 1 / 4, 0, aligned=True),
+                  sparse=SparseRoIAlign(7, 1 / 4, 0, aligned=True))
+    times = {n: [] for n in layers}
+    for it in range(args.warmup + max(3, args.repeats)):
+        for name, layer in layers.items():
+            f = feat.detach().requires_grad_(True)
+            t0 = time.perf_counter()
+            layer(f, rois).sum().backward()
+            if it >= args.warmup:
+                times[name].append(time.perf_counter() - t0)
+    out = {n: dict(median_ms=1e3 * statistics.median(t), min_ms=1e3 * min(t))
+           for n, t in times.items()}
+    out.update(rois=n, feature=[n_img, c, side, side],
+               speedup=out['mmcv']['median_ms'] / out['sparse']['median_ms'],
+               equal=bool(torch.allclose(layers['mmcv'](feat, rois),
+                                         layers['sparse'](feat, rois),
+                                         atol=1e-5)))
     return out
 
 
@@ -650,6 +691,13 @@ def markdown(res):
                   f"{tuple(r['feature'])}: mmcv {r['mmcv']['median_ms']:.2f}"
                   f" ms, torchvision {r['torchvision']['median_ms']:.2f} ms "
                   f"(median; same output: {r['mmcv_equals_torchvision']})."]
+        d = r.get('detector')
+        if d:
+            lines += ['', f"Demo detector RoIAlign 7x7 fwd+bwd, {d['rois']} "
+                      f"RoIs on {tuple(d['feature'])}: mmcv "
+                      f"{d['mmcv']['median_ms']:.1f} ms, sparse product "
+                      f"{d['sparse']['median_ms']:.1f} ms (median; "
+                      f"{d['speedup']:.2f}x; same output: {d['equal']})."]
     if res.get('orl_stage2'):
         lines += ['', '### ORL stage 2 at COCO scale', '',
                   res['orl_stage2']['markdown']]
