@@ -34,7 +34,7 @@ def test_same_features_and_gradients_as_mmdet():
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     ours = MODELS.build(dict(CFG, type='mmscrl.SparseSingleRoIExtractor'))
-    ref = MODELS.build(dict(CFG, type='SingleRoIExtractor'))
+    ref = MODELS.build(dict(CFG, type='mmdet.SingleRoIExtractor'))
     assert all(
         isinstance(m, roi_layers.SparseRoIAlign) for m in ours.roi_layers)
     assert [m.spatial_scale for m in ours.roi_layers] == [
