@@ -4,10 +4,10 @@ the same names) and their shared functions.
 
 ``mmscrl.models.SCRL``, ``mmscrl.models.DenseCLOfficial``,
 ``mmscrl.models.ORL`` and ``mmscrl.models.PixPro`` are the classes a config
-reaches as ``type='SCRL'``
-etc.; ``mmscrl.models.SparseSingleRoIExtractor`` (an mmdet RoI extractor,
-imported on first access) is ``type='mmscrl.SparseSingleRoIExtractor'`` in
-an mmdet config; necks and heads are mmpretrain's (``NonLinearNeck``, ``DenseCLNeck``,
+reaches as ``type='SCRL'`` etc.; ``mmscrl.models.SparseSingleRoIExtractor``
+(an mmdet RoI extractor, imported on first access) is
+``type='mmscrl.SparseSingleRoIExtractor'`` in an mmdet config; necks and
+heads are mmpretrain's (``NonLinearNeck``, ``DenseCLNeck``,
 ``LatentPredictHead``, ``ContrastiveHead``), configured in ``configs/``.
 """
 from mmscrl._lazy import LAZY_REGISTRATIONS, lazy_exports
@@ -21,7 +21,7 @@ from .utils import __all__ as _utils_all
 from .utils.pretrained_backbone import PretrainedBackbone
 
 __all__ = ['SCRL', 'DenseCLOfficial', 'ORL', 'PixPro', 'PixProMLP2d',
-           'PretrainedBackbone', 'SparseSingleRoIExtractor',
+           'PretrainedBackbone', 'SparseSingleRoIExtractor',  # noqa: F405
            *_utils_all]
 # mmdet subclasses (SparseSingleRoIExtractor): imported on first access
 __getattr__, __dir__ = lazy_exports(__name__, LAZY_REGISTRATIONS['MODELS'])
