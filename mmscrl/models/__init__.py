@@ -20,8 +20,9 @@ from .utils import *  # noqa: F401,F403
 from .utils import __all__ as _utils_all
 from .utils.pretrained_backbone import PretrainedBackbone
 
-__all__ = ['SCRL', 'DenseCLOfficial', 'ORL', 'PixPro', 'PixProMLP2d',
-           'PretrainedBackbone', 'SparseSingleRoIExtractor',  # noqa: F405
-           *_utils_all]
+__all__ = [  # noqa: F405 (SparseSingleRoIExtractor: lazy, below)
+    'SCRL', 'DenseCLOfficial', 'ORL', 'PixPro', 'PixProMLP2d',
+    'PretrainedBackbone', 'SparseSingleRoIExtractor', *_utils_all
+]
 # mmdet subclasses (SparseSingleRoIExtractor): imported on first access
 __getattr__, __dir__ = lazy_exports(__name__, LAZY_REGISTRATIONS['MODELS'])
