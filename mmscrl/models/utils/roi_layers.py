@@ -229,8 +229,4 @@ class SparseRoIAlign(nn.Module):
                                     self.aligned)
         return self.kernel(input, rois)
 
-    def __repr__(self) -> str:
-        return (f'{type(self).__name__}(output_size={self.output_size}, '
-                f'spatial_scale={self.spatial_scale}, sampling_ratio='
-                f'{self.sampling_ratio}, pool_mode={self.pool_mode}, '
-                f'aligned={self.aligned})')
+    __repr__ = TorchvisionRoIAlign.__repr__  # same attributes, same text
