@@ -261,6 +261,11 @@ BOX_KNN_DEMO_HOOK = dict(
     val_ann_file='annotations/instances_val.json', val_img_dir='val/',
     interval=100, img_size=128)
 
+# the demo configs whose model runs in the channels-last layout: the hook
+# first in custom_hooks (a layout change only, issue 20's main-job time)
+CHANNELS_LAST_DEMOS = BOX_KNN_DEMOS + (
+    'demo/faster-rcnn_r18_fpn_1xb8-300i_demo.py', )
+
 
 # SCRL packing: the view meta keys the model never reads are no longer
 # packed (the boxes travel as ``scrl_boxes``/``scrl_box_valid``)
@@ -355,6 +360,13 @@ def expected(old_resolved, new_path):
     if new_path in BOX_KNN_DEMOS:  # the box/image kNN hook appended
         hooks = _get(exp, 'custom_hooks')
         changes.append(('custom_hooks', hooks, hooks + [BOX_KNN_DEMO_HOOK]))
+    if new_path in CHANNELS_LAST_DEMOS:
+        hooks = [h for d, _, h in changes if d == 'custom_hooks']
+        hooks = hooks[-1] if hooks else _get(exp, 'custom_hooks')
+        hooks = [] if hooks in (None, MISSING) else hooks
+        scope = 'mmscrl.' if 'faster-rcnn' in new_path else ''
+        changes.append(('custom_hooks', hooks if hooks else MISSING,
+                        [dict(type=scope + 'ChannelsLastHook')] + hooks))
     if (_get(exp, 'optim_wrapper.type') == 'AmpOptimWrapper'
             or _get(exp, 'optim_wrapper.optimizer.type') == 'LARS'):
         # AMP falls back to fp32 without GPU; one line for frozen params

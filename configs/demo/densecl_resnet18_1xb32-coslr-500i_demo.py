@@ -28,6 +28,7 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters)
 custom_hooks = [
+    dict(type='ChannelsLastHook'),  # as in _base_/demo_runtime.py
     dict(type='QueueLenCheckHook'),
     dict(type='DenseCLHook', start_iters=50),
     dict(type='EMAMomentumLoggerHook'),  # logs the (constant) EMA momentum

@@ -48,6 +48,14 @@ Sections (``--sections``, comma-separated; default all but ``orl_stage2``):
     demo detector's RoIAlign (7x7, adaptive sampling, 1024 RoIs on a
     stride-4 FPN map of 128 px images), mmcv against the sparse product of
     ``mmscrl.SparseSingleRoIExtractor``.
+``channels_last``
+    One training step of the demo SCRL model (``configs/demo``, on the
+    steps section's SCRL batch: ``--batch 32 --size 96`` is the demo's
+    setting) and of the demo Faster R-CNN R18-FPN (8 images of 128 px,
+    random boxes; 2 of 64 px with ``--quick``), each in the NCHW layout and
+    converted by ``mmscrl.ChannelsLastHook`` to NHWC: same weights, same
+    batch, interleaved repeats; the NCHW / NHWC time ratios and the largest
+    difference of the first step's losses.
 ``orl_stage2``
     ORL stage 2 at COCO scale, from ``tools/benchmarks/orl_stage2_scale.py``
     (when present; its ``--quick`` sizes with ``--quick``).
@@ -86,7 +94,8 @@ from mmscrl.utils.fileio import atomic_write_text
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', '_base_')
-SECTIONS = ('steps', 'flops', 'memory', 'data', 'roialign', 'orl_stage2')
+SECTIONS = ('steps', 'flops', 'memory', 'data', 'roialign', 'channels_last',
+            'orl_stage2')
 #: default sections; ``orl_stage2`` (ResNet-50 on COCO-sized images, long
 #: on a CPU) runs when named
 DEFAULT_SECTIONS = SECTIONS[:-1]
@@ -614,6 +623,102 @@ def _bench_detector_roialign(args):
     return out
 
 
+def _demo_detector_batch(args):
+    """8 demo-sized detection images (2 with ``--quick``) with 1-5 random
+    ground-truth boxes each, as mmdet's ``PackDetInputs`` packs them."""
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    g = torch.Generator().manual_seed(0)
+    n, size = (2, 64) if args.quick else (8, 128)
+    inputs, samples = [], []
+    for _ in range(n):
+        inputs.append(torch.randint(0, 256, (3, size, size), generator=g,
+                                    dtype=torch.uint8))
+        k = int(torch.randint(1, 6, (1, ), generator=g))
+        xy = torch.rand(k, 2, generator=g) * size * 0.6
+        wh = 6 + torch.rand(k, 2, generator=g) * size * 0.4
+        s = DetDataSample(metainfo=dict(
+            img_shape=(size, size), ori_shape=(size, size),
+            scale_factor=(1., 1.), pad_shape=(size, size)))
+        s.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, (xy + wh).clamp(max=size)], 1),
+            labels=torch.randint(0, 5, (k, ), generator=g))
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def bench_channels_last(args):
+    """Demo SCRL and demo detector steps, NCHW against NHWC."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper as build_wrapper
+    from mmengine.registry import MODELS as ROOT_MODELS
+
+    from mmscrl.engine.hooks import ChannelsLastHook
+    from mmscrl.registry import MODELS
+    demo = osp.join(REPO, 'configs', 'demo')
+
+    def nhwc(model):
+        runner = type('R', (), dict(model=model, logger=logging.getLogger(
+            'mmscrl_bench')))()
+        ChannelsLastHook().before_run(runner)
+        return model
+
+    torch.manual_seed(0)
+    scrl_cfg = Config.fromfile(osp.join(
+        demo, 'scrl_resnet18_1xb32-coslr-500i_demo.py')).model.to_dict()
+    det_cfg = Config.fromfile(osp.join(
+        demo, 'faster-rcnn_r18_fpn_1xb8-300i_demo.py')).model.to_dict()
+    det_cfg['backbone'].pop('init_cfg', None)  # random init, no checkpoint
+    scrl = MODELS.build(scrl_cfg).to(args.device).train()
+    det = ROOT_MODELS.build(Config(dict(det_cfg, _scope_='mmdet'))).to(
+        args.device).train()
+    models = {'SCRL NCHW': scrl, 'SCRL NHWC': nhwc(copy.deepcopy(scrl)),
+              'detector NCHW': det, 'detector NHWC': nhwc(copy.deepcopy(det))}
+    wrappers = {}
+    for n, m in models.items():
+        wrappers[n] = (build_optim_wrapper('SCRL', m, args) if 'SCRL' in n
+                       else build_wrapper(m, dict(type='OptimWrapper',
+                                                  optimizer=dict(
+                                                      type='SGD', lr=1e-3,
+                                                      momentum=0.9))))
+    scrl_batch = make_batches(args)[0]['SCRL']
+    det_batch = _demo_detector_batch(args)
+    batches = {n: scrl_batch if 'SCRL' in n else det_batch for n in models}
+    first_loss = {}
+    times = {n: [] for n in models}
+    names = list(models)
+    total = args.warmup + max(3, args.repeats)
+    for it in range(total):
+        shift = it % len(names)
+        for n in names[shift:] + names[:shift]:
+            _sync(args.device)
+            t0 = time.perf_counter()
+            # the same random draws (RPN/RoI sampling) for both layouts
+            torch.manual_seed(it)
+            log = models[n].train_step(batches[n], wrappers[n])
+            _sync(args.device)
+            if it >= args.warmup:
+                times[n].append(time.perf_counter() - t0)
+            if it == 0:
+                first_loss[n] = float(log['loss'])
+        print(f'  channels_last {it + 1}/{total}', flush=True)
+    out = {n: dict(median_s=statistics.median(t), min_s=min(t), times_s=t)
+           for n, t in times.items()}
+    for m in ('SCRL', 'detector'):
+        out[m] = dict(
+            median_ratio=out[f'{m} NCHW']['median_s'] /
+            out[f'{m} NHWC']['median_s'],
+            min_ratio=out[f'{m} NCHW']['min_s'] / out[f'{m} NHWC']['min_s'],
+            first_loss_diff=abs(first_loss[f'{m} NCHW'] -
+                                first_loss[f'{m} NHWC']))
+    out['scrl_batch'] = [args.batch, args.size]
+    out['detector_batch'] = [len(det_batch['inputs']),
+                             int(det_batch['inputs'][0].shape[-1])]
+    return out
+
+
 def bench_orl_stage2(args):
     path = osp.join(osp.dirname(osp.abspath(__file__)),
                     'orl_stage2_scale.py')
@@ -698,6 +803,20 @@ def markdown(res):
                       f"{d['mmcv']['median_ms']:.1f} ms, sparse product "
                       f"{d['sparse']['median_ms']:.1f} ms (median; "
                       f"{d['speedup']:.2f}x; same output: {d['equal']})."]
+    if res.get('channels_last'):
+        c = res['channels_last']
+        lines += ['', '| training step (demo models) | NCHW s | NHWC s | '
+                  'NCHW / NHWC median | min | first-step loss diff |',
+                  '|---|---:|---:|---:|---:|---:|']
+        for m, what in (('SCRL', 'SCRL, batch %d at %d px' %
+                         tuple(c['scrl_batch'])),
+                        ('detector', 'Faster R-CNN R18-FPN, batch %d at %d '
+                         'px' % tuple(c['detector_batch']))):
+            lines.append(
+                f"| {what} | {c[m + ' NCHW']['median_s']:.3f} | "
+                f"{c[m + ' NHWC']['median_s']:.3f} | "
+                f"{c[m]['median_ratio']:.2f}x | {c[m]['min_ratio']:.2f}x | "
+                f"{c[m]['first_loss_diff']:.1e} |")
     if res.get('orl_stage2'):
         lines += ['', '### ORL stage 2 at COCO scale', '',
                   res['orl_stage2']['markdown']]
