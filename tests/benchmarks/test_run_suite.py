@@ -16,7 +16,8 @@ def suite(load_tool):
 
 def test_quick_suite_writes_json_markdown_and_chart(tmp_path, suite):
     out = tmp_path / 'bench'
-    res = suite.main(['--quick', '--sections', 'steps,flops,data,roialign',
+    res = suite.main(['--quick', '--sections',
+                      'steps,flops,data,roialign,channels_last',
                       '--out-dir', str(out)])
     # every model stepped, every comparison has both ratios
     assert set(res['steps']['models']) == set(suite.MODELS_CFG)
@@ -47,6 +48,13 @@ def test_quick_suite_writes_json_markdown_and_chart(tmp_path, suite):
     assert res['roialign']['mmcv_equals_torchvision']
     assert res['roialign']['detector']['equal']
     assert res['roialign']['detector']['speedup'] > 0
+    # channels_last: both demo models stepped in both layouts; the layout
+    # changes the float summation order only
+    cl = res['channels_last']
+    for m in ('SCRL', 'detector'):
+        assert cl[m]['median_ratio'] > 0 and cl[m]['min_ratio'] > 0
+        assert cl[m]['first_loss_diff'] < 1e-4
+        assert len(cl[f'{m} NHWC']['times_s']) == 3
     # the box branch adds FLOPs to BYOL's; ORL's patches add more; PixPro's
     # dense projector on the C5 map costs about what BYOL's pooled one does
     fl = res['flops']['ratios']
@@ -59,6 +67,7 @@ def test_quick_suite_writes_json_markdown_and_chart(tmp_path, suite):
     assert '| SCRL / BYOL |' in md and 'box-pair sampler' in md
     assert '| PixPro / BYOL |' in md and '| PixPro |' in md
     assert '| SCRL fast / torchvision official | >= 2.0x |' in md
+    assert '| Faster R-CNN R18-FPN, batch 2 at 64 px |' in md
     assert (out / 'ratios.png').read_bytes()[:4] == b'\x89PNG'
     assert (out / 'data_ratios.png').read_bytes()[:4] == b'\x89PNG'
 

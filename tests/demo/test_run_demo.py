@@ -122,7 +122,7 @@ def test_run_demo_smallest_end_to_end(repo_root, tmp_path, capsys):
     run_demo = _load_tool(repo_root, 'run_demo')
     argv = ['--smallest', '--data-root', str(tmp_path / 'data'),
             '--work-dir', str(tmp_path / 'wd')]
-    out = run_demo.main(argv)
+    out = run_demo.main(argv + ['--jobs', '2'])  # the detectors side by side
     rows = out['rows']
     assert [r['init'] for r in rows] == ['SCRL', 'random init']
     for r in rows:
@@ -136,11 +136,17 @@ def test_run_demo_smallest_end_to_end(repo_root, tmp_path, capsys):
     assert any('ema_momentum' in r for r in recs)
     md = (tmp_path / 'wd' / 'results.md').read_text()
     assert '| init | bbox AP | AP50 |' in md and '| SCRL |' in md
-    # every stage is reused by a rerun with the same settings
+    assert saved['meta']['detector_jobs'] == 2
+    assert 'the 2 detectors trained at the same time' in md
+    # every stage is reused by a rerun with the same settings (one detector
+    # at a time changes no result: nothing is retrained)
     capsys.readouterr()
-    again = run_demo.main(argv)
+    again = run_demo.main(argv + ['--jobs', '1'])
     log = capsys.readouterr().out
     assert log.count('reusing finished run') == 3
+    assert '[demo 4/4 |' in log  # one banner per detector
+    md = (tmp_path / 'wd' / 'results.md').read_text()
+    assert 'trained at the same time' not in md
     assert [r['bbox_mAP'] for r in again['rows']] == \
         [r['bbox_mAP'] for r in rows]
     # every file the job wrote is recorded as its own (--force may delete

@@ -34,45 +34,21 @@ def no_mmcv_ops(monkeypatch):
     return logged
 
 
-def _case(seed):
-    """A feature map and RoIs: ordinary, sub-pixel, partly and wholly
-    outside the map, of zero size, on both images."""
-    g = torch.Generator().manual_seed(seed)
-    feat = torch.randn(2, 3, 9, 11, generator=g, dtype=torch.float64)
-    xy = torch.rand(12, 2, generator=g, dtype=torch.float64) * 80 - 8
-    wh = torch.rand(12, 2, generator=g, dtype=torch.float64) * 60
-    boxes = torch.cat([xy, xy + wh], 1)
-    boxes[0] = torch.tensor([3., 4., 3.5, 4.2])  # smaller than a pixel
-    boxes[1] = torch.tensor([70., 60., 120., 90.])  # partly outside
-    boxes[2] = torch.tensor([200., 200., 230., 220.])  # wholly outside
-    boxes[3] = torch.tensor([40., 30., 40., 30.])  # zero size
-    idx = (torch.arange(12) % 2).to(torch.float64)[:, None]
-    return feat, torch.cat([idx, boxes], 1)
-
-
-def _fwd_bwd(layer, feat, rois):
-    f = feat.detach().clone().requires_grad_(True)
-    out = layer(f, rois)
-    g = torch.Generator().manual_seed(1)
-    out.backward(torch.randn(out.shape, generator=g, dtype=out.dtype))
-    return out.detach(), f.grad
-
-
 @needs_mmcv_ops
 @pytest.mark.parametrize('aligned', [True, False])
 @pytest.mark.parametrize('output_size,sampling_ratio',
                          [(1, 0), ((2, 3), 0), (2, 2), (3, -1)])
-def test_torchvision_roialign_equals_mmcv(aligned, output_size,
-                                          sampling_ratio):
+def test_torchvision_roialign_equals_mmcv(aligned, output_size, sampling_ratio,
+                                          roi_case, roi_fwd_bwd):
     """Forward and backward of mmcv's RoIAlign and its stand-in agree
     (float64, CPU)."""
-    feat, rois = _case(0)
+    feat, rois = roi_case(0, n=12, max_wh=60.)
     kw = dict(output_size=output_size, spatial_scale=1 / 8,
               sampling_ratio=max(sampling_ratio, 0), aligned=aligned)
     ours = TorchvisionRoIAlign(**dict(kw, sampling_ratio=sampling_ratio))
     ref = MMCV_OPS.RoIAlign(**kw)
-    out, grad = _fwd_bwd(ours, feat, rois)
-    out_ref, grad_ref = _fwd_bwd(ref, feat, rois)
+    out, grad = roi_fwd_bwd(ours, feat, rois)
+    out_ref, grad_ref = roi_fwd_bwd(ref, feat, rois)
     assert out.shape == out_ref.shape
     torch.testing.assert_close(out, out_ref, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(grad, grad_ref, rtol=1e-10, atol=1e-10)
@@ -80,32 +56,32 @@ def test_torchvision_roialign_equals_mmcv(aligned, output_size,
 
 
 @needs_mmcv_ops
-def test_float32_and_scrl_setting_match_mmcv():
+def test_float32_and_scrl_setting_match_mmcv(roi_case, roi_fwd_bwd):
     """SCRL's layer (1x1, 1/32, adaptive, aligned=False) in float32 with
     float64 RoIs (cast like mmcv's)."""
-    feat, rois = _case(3)
+    feat, rois = roi_case(3, n=12, max_wh=60.)
     feat = feat.float()
     rois[:, 1:] *= 4  # image pixels of a stride-32 map
     kw = dict(output_size=1, spatial_scale=1 / 32, sampling_ratio=0,
               aligned=False)
-    out, grad = _fwd_bwd(TorchvisionRoIAlign(**kw), feat, rois)
-    out_ref, grad_ref = _fwd_bwd(MMCV_OPS.RoIAlign(**kw), feat,
-                                 rois.float())
+    out, grad = roi_fwd_bwd(TorchvisionRoIAlign(**kw), feat, rois)
+    out_ref, grad_ref = roi_fwd_bwd(MMCV_OPS.RoIAlign(**kw), feat,
+                                    rois.float())
     torch.testing.assert_close(out, out_ref)
     torch.testing.assert_close(grad, grad_ref)
 
 
 @needs_mmcv_ops
-def test_fallback_function_equals_mmcv_roi_align(no_mmcv_ops):
+def test_fallback_function_equals_mmcv_roi_align(no_mmcv_ops, roi_case):
     """``roi_align`` (box k-NN's call) without mmcv ops equals mmcv's."""
-    feat, rois = _case(5)
+    feat, rois = roi_case(5, n=12, max_wh=60.)
     ours = roi_align(feat, rois, (2, 2), 1 / 8, 2, 'avg', True)
     ref = MMCV_OPS.roi_align(feat, rois, (2, 2), 1 / 8, 2, 'avg', True)
     torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-10)
     assert len(no_mmcv_ops) == 1
 
 
-def test_fallback_is_built_and_logged_once(no_mmcv_ops):
+def test_fallback_is_built_and_logged_once(no_mmcv_ops, roi_case):
     cfg = dict(type='RoIAlign', output_size=1, spatial_scale=1 / 32,
                sampling_ratio=0, aligned=False)
     layer = build_roi_layer(cfg)
@@ -114,7 +90,7 @@ def test_fallback_is_built_and_logged_once(no_mmcv_ops):
             layer.aligned) == ((1, 1), 1 / 32, 0, False)
     assert cfg['type'] == 'RoIAlign'  # the config is not consumed
     build_roi_layer(cfg)
-    feat, rois = _case(1)
+    feat, rois = roi_case(1, n=12, max_wh=60.)
     roi_align(feat, rois, 1, 1 / 8)
     assert len(no_mmcv_ops) == 1
     msg, kw = no_mmcv_ops[0]
@@ -123,13 +99,13 @@ def test_fallback_is_built_and_logged_once(no_mmcv_ops):
     assert roi_layers.roi_align_backend() == 'torchvision.ops'
 
 
-def test_fallback_refuses_what_torchvision_cannot_do(no_mmcv_ops):
+def test_fallback_refuses_what_torchvision_cannot_do(no_mmcv_ops, roi_case):
     with pytest.raises(ImportError, match="RoIPool.*only RoIAlign"):
         build_roi_layer(dict(type='RoIPool', output_size=7))
     with pytest.raises(ValueError, match="pool_mode='max'"):
         build_roi_layer(dict(type='RoIAlign', output_size=7,
                              pool_mode='max'))
-    feat, rois = _case(2)
+    feat, rois = roi_case(2, n=12, max_wh=60.)
     with pytest.raises(ValueError, match='pool_mode'):
         roi_align(feat, rois, 2, 1 / 8, 0, 'max')
 

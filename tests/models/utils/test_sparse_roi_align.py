@@ -14,47 +14,21 @@ needs_mmcv_ops = pytest.mark.skipif(
     MMCV_OPS is None, reason='reference needs mmcv compiled ops')
 
 
-def _case(seed, dtype=torch.float64, n=40):
-    """Feature map (2, 3, 9, 11) and ``n`` RoIs on both images, among them
-    sub-pixel, partly outside, wholly outside and zero-size boxes, and
-    boxes large enough for several adaptive grid sizes."""
-    g = torch.Generator().manual_seed(seed)
-    feat = torch.randn(2, 3, 9, 11, generator=g, dtype=dtype)
-    xy = torch.rand(n, 2, generator=g, dtype=dtype) * 80 - 8
-    wh = torch.rand(n, 2, generator=g, dtype=dtype) * 90
-    boxes = torch.cat([xy, xy + wh], 1)
-    boxes[0] = torch.tensor([3., 4., 3.5, 4.2])  # smaller than a pixel
-    boxes[1] = torch.tensor([70., 60., 120., 90.])  # partly outside
-    boxes[2] = torch.tensor([200., 200., 230., 220.])  # wholly outside
-    boxes[3] = torch.tensor([40., 30., 40., 30.])  # zero size
-    boxes[4] = torch.tensor([-20., -30., 100., 90.])  # beyond every edge
-    idx = (torch.arange(n) % 2).to(dtype)[:, None]
-    return feat, torch.cat([idx, boxes], 1)
-
-
-def _fwd_bwd(fn, feat, rois):
-    f = feat.detach().clone().requires_grad_(True)
-    out = fn(f, rois)
-    g = torch.Generator().manual_seed(1)
-    out.backward(torch.randn(out.shape, generator=g, dtype=out.dtype))
-    return out.detach(), f.grad
-
-
 @needs_mmcv_ops
 @pytest.mark.parametrize('aligned', [True, False])
 @pytest.mark.parametrize('output_size,sampling_ratio',
                          [(1, 0), ((2, 3), 0), (7, 0), (2, 2), (3, -1)])
 @pytest.mark.parametrize('spatial_scale', [1 / 8, 1 / 4])
 def test_equals_mmcv_float64(aligned, output_size, sampling_ratio,
-                             spatial_scale):
-    feat, rois = _case(0)
+                             spatial_scale, roi_case, roi_fwd_bwd):
+    feat, rois = roi_case(0)
     kw = dict(output_size=output_size, spatial_scale=spatial_scale,
               sampling_ratio=sampling_ratio, aligned=aligned)
     ref = MMCV_OPS.RoIAlign(
         **dict(kw, sampling_ratio=max(sampling_ratio, 0)))
-    out, grad = _fwd_bwd(lambda f, r: sparse_roi_align(f, r, **kw), feat,
-                         rois)
-    out_ref, grad_ref = _fwd_bwd(ref, feat, rois)
+    out, grad = roi_fwd_bwd(lambda f, r: sparse_roi_align(f, r, **kw),
+                            feat, rois)
+    out_ref, grad_ref = roi_fwd_bwd(ref, feat, rois)
     assert out.shape == out_ref.shape
     torch.testing.assert_close(out, out_ref, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(grad, grad_ref, rtol=1e-10, atol=1e-10)
@@ -67,7 +41,7 @@ def test_equals_mmcv_float64(aligned, output_size, sampling_ratio,
 
 
 @needs_mmcv_ops
-def test_equals_mmcv_float32_detector_sizes():
+def test_equals_mmcv_float32_detector_sizes(roi_fwd_bwd):
     """A detector-sized call (float32, 128 channels, 7x7, 256 RoIs)."""
     g = torch.Generator().manual_seed(3)
     feat = torch.randn(4, 128, 32, 32, generator=g)
@@ -76,28 +50,31 @@ def test_equals_mmcv_float32_detector_sizes():
     rois = torch.cat([torch.randint(0, 4, (256, 1), generator=g).float(),
                       xy, xy + wh], 1)
     ref = MMCV_OPS.RoIAlign(7, 1 / 4, 0, aligned=True)
-    out, grad = _fwd_bwd(lambda f, r: sparse_roi_align(f, r, 7, 1 / 4),
-                         feat, rois)
-    out_ref, grad_ref = _fwd_bwd(ref, feat, rois)
+    out, grad = roi_fwd_bwd(lambda f, r: sparse_roi_align(f, r, 7, 1 / 4),
+                            feat, rois)
+    out_ref, grad_ref = roi_fwd_bwd(ref, feat, rois)
     torch.testing.assert_close(out, out_ref, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(grad, grad_ref, rtol=1e-4, atol=1e-4)
 
 
 @needs_mmcv_ops
-def test_memory_chunks_give_the_same_result(monkeypatch):
+def test_memory_chunks_give_the_same_result(monkeypatch, roi_case,
+                                            roi_fwd_bwd):
     """Splitting the RoIs into many products changes nothing."""
-    feat, rois = _case(1)
-    full = _fwd_bwd(lambda f, r: sparse_roi_align(f, r, 3, 1 / 8), feat,
-                    rois)
+    feat, rois = roi_case(1)
+
+    def run(f, r):
+        return sparse_roi_align(f, r, 3, 1 / 8)
+
+    full = roi_fwd_bwd(run, feat, rois)
     monkeypatch.setattr(sra, 'MAX_NNZ_PER_CHUNK', 200)
-    chunked = _fwd_bwd(lambda f, r: sparse_roi_align(f, r, 3, 1 / 8), feat,
-                       rois)
+    chunked = roi_fwd_bwd(run, feat, rois)
     for a, b in zip(full, chunked):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_no_rois_and_no_grad_to_rois():
-    feat, rois = _case(2)
+def test_no_rois_and_no_grad_to_rois(roi_case):
+    feat, rois = roi_case(2)
     out = sparse_roi_align(feat, rois[:0], (2, 3), 1 / 8)
     assert out.shape == (0, 3, 2, 3)
     rois = rois.clone().requires_grad_(True)
@@ -106,8 +83,8 @@ def test_no_rois_and_no_grad_to_rois():
     assert rois.grad is None and f.grad is not None
 
 
-def test_negative_size_aligned_box_is_an_error():
-    feat, rois = _case(2)
+def test_negative_size_aligned_box_is_an_error(roi_case):
+    feat, rois = roi_case(2)
     rois[5, 3] = rois[5, 1] - 1
     with pytest.raises(ValueError, match='negative size'):
         sparse_roi_align(feat, rois, 2, 1 / 8, aligned=True)
@@ -115,12 +92,12 @@ def test_negative_size_aligned_box_is_an_error():
 
 @needs_mmcv_ops
 def test_layer_uses_the_sparse_path_on_cpu_and_the_kernel_otherwise(
-        monkeypatch):
+        monkeypatch, roi_case):
     calls = []
     real = sra.sparse_roi_align
     monkeypatch.setattr(sra, 'sparse_roi_align',
                         lambda *a, **k: calls.append(1) or real(*a, **k))
-    feat, rois = _case(4, dtype=torch.float32)
+    feat, rois = roi_case(4, dtype=torch.float32)
     layer = SparseRoIAlign(2, 1 / 8, 0)
     assert 'SparseRoIAlign(output_size=(2, 2)' in repr(layer)
     out = layer(feat, rois)
