@@ -43,7 +43,9 @@ class ToyData(torch.utils.data.Dataset):
                     targets=torch.tensor(float(i % 3)))
 
 
-def _train(tmp_path, hooks, name):
+def _train(tmp_path, hooks, name, max_iters=4, resume=False):
+    """Trains ToyConvNet in ``tmp_path / name`` (a checkpoint every 4
+    iterations); ``resume`` continues the run saved there."""
     torch.manual_seed(0)
     runner = Runner(
         model=ToyConvNet(),
@@ -53,12 +55,13 @@ def _train(tmp_path, hooks, name):
                                            shuffle=False),
                               collate_fn=pseudo_collate),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
-        train_cfg=dict(by_epoch=False, max_iters=4),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
         custom_hooks=hooks,
         default_hooks=dict(checkpoint=dict(type='CheckpointHook',
                                            interval=4, by_epoch=False)),
+        resume=resume,
         default_scope='mmscrl',
-        experiment_name=f'channels_last_{name}_{id(tmp_path)}')
+        experiment_name=f'channels_last_{name}_{resume}_{id(tmp_path)}')
     runner.train()
     return runner
 
@@ -125,21 +128,8 @@ def test_training_matches_nchw_and_checkpoint_is_layout_free(tmp_path):
 def test_resume_into_nhwc(tmp_path):
     """An NCHW checkpoint (optimizer momentum included) resumes in NHWC."""
     _train(tmp_path, [], 'first')
-    torch.manual_seed(0)
-    runner = Runner(
-        model=ToyConvNet(),
-        work_dir=str(tmp_path / 'first'),
-        train_dataloader=dict(dataset=ToyData(), batch_size=4,
-                              sampler=dict(type='DefaultSampler',
-                                           shuffle=False),
-                              collate_fn=pseudo_collate),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
-        train_cfg=dict(by_epoch=False, max_iters=6),
-        custom_hooks=[dict(type='ChannelsLastHook')],
-        resume=True,
-        default_scope='mmscrl',
-        experiment_name=f'channels_last_resume_{id(tmp_path)}')
-    runner.train()
+    runner = _train(tmp_path, [dict(type='ChannelsLastHook')], 'first',
+                    max_iters=6, resume=True)
     assert runner.iter == 6
     w = runner.model.body[0].weight
     assert w.is_contiguous(memory_format=CL) and torch.isfinite(w).all()
