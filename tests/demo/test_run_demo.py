@@ -268,6 +268,21 @@ def test_mocov2_demo_is_densecl_demo_without_dense_branch(repo_root):
     assert torch.isfinite(loss) and model.queue.shape == (128, 1024)
 
 
+@pytest.mark.parametrize('value,expected', [
+    ('3', 3), ('4,2', 4), (' 2 ', 2), ('0', None), ('-1', None),
+    ('abc', None), ('', None), (None, None)])
+def test_omp_threads(monkeypatch, value, expected):
+    """The demo jobs' thread count: OMP_NUM_THREADS's first level, else the
+    CPU count (run_demo --jobs and run_all_demos --jobs split it)."""
+    from demo_workflow import omp_threads
+    if value is None:
+        monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    else:
+        monkeypatch.setenv('OMP_NUM_THREADS', value)
+    monkeypatch.setattr(os, 'cpu_count', lambda: 7)
+    assert omp_threads() == (7 if expected is None else expected)
+
+
 def test_first_nan_loss_iter(tmp_path):
     from demo_workflow import first_nan_loss_iter
     vis = tmp_path / '20260101_000000' / 'vis_data'

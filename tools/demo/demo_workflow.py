@@ -466,6 +466,17 @@ def _data_meta(data_root: str) -> Optional[Dict]:
 _CONFIG_LOCK = threading.Lock()
 
 
+def omp_threads() -> int:
+    """The threads the demo job may use: ``OMP_NUM_THREADS`` (its first
+    level, as OpenMP reads a nested ``"4,2"``), else the CPU count when the
+    variable is unset or not a positive integer."""
+    try:
+        n = int(os.environ.get('OMP_NUM_THREADS', '').split(',')[0])
+    except ValueError:
+        n = 0
+    return n if n >= 1 else (os.cpu_count() or 1)
+
+
 def run_detector(det_config: str, work_dir: str, data_root: str,
                  max_iters: Optional[int], pretrained: Optional[str],
                  seed: int = 0, num_workers: Optional[int] = None,

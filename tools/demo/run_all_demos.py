@@ -347,8 +347,8 @@ def main(argv=None):
 
 def _main(args, work_dir):
     from demo_workflow import (Banner, _data_meta, format_seed_results,
-                               pretrain_config, run_detector, run_train,
-                               write_results)
+                               omp_threads, pretrain_config, run_detector,
+                               run_train, write_results)
 
     import mmscrl  # noqa: F401
     from mmscrl.demo import ensure_demo_dataset
@@ -503,7 +503,7 @@ def _main(args, work_dir):
     det_env = None
     if args.jobs > 1:
         det_env = dict(OMP_NUM_THREADS=str(max(
-            1, int(os.environ['OMP_NUM_THREADS']) // args.jobs)))
+            1, omp_threads() // args.jobs)))
     if args.jobs == 1:
         for task in det_tasks:
             train_detector(task)

@@ -160,9 +160,9 @@ def main(argv=None):
 
 
 def _main(args, opts, work_dir):
-    from demo_workflow import (Banner, format_results, pretrain_config,
-                               remove_demo_work_dir, run_detector, run_train,
-                               write_results)
+    from demo_workflow import (Banner, format_results, omp_threads,
+                               pretrain_config, remove_demo_work_dir,
+                               run_detector, run_train, write_results)
     from mmengine.config import Config
 
     import mmscrl  # noqa: F401
@@ -172,7 +172,7 @@ def _main(args, opts, work_dir):
     if args.force:
         remove_demo_work_dir(work_dir, locked=True)
     n_det = 1 if args.skip_random else 2
-    cores = int(os.environ['OMP_NUM_THREADS'])
+    cores = omp_threads()
     jobs = min(n_det, args.jobs or (2 if cores >= 2 else 1))
     banner = Banner(total=2 + (1 if jobs > 1 else n_det))
 
