@@ -477,6 +477,15 @@ def omp_threads() -> int:
     return n if n >= 1 else (os.cpu_count() or 1)
 
 
+def detector_env(jobs: int) -> Optional[Dict[str, str]]:
+    """Environment of one of ``jobs`` detector runs trained at the same
+    time: the job's threads (:func:`omp_threads`) split between them; None
+    for one run at a time."""
+    if jobs <= 1:
+        return None
+    return dict(OMP_NUM_THREADS=str(max(1, omp_threads() // jobs)))
+
+
 def run_detector(det_config: str, work_dir: str, data_root: str,
                  max_iters: Optional[int], pretrained: Optional[str],
                  seed: int = 0, num_workers: Optional[int] = None,

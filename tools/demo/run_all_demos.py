@@ -346,9 +346,9 @@ def main(argv=None):
 
 
 def _main(args, work_dir):
-    from demo_workflow import (Banner, _data_meta, format_seed_results,
-                               omp_threads, pretrain_config, run_detector,
-                               run_train, write_results)
+    from demo_workflow import (Banner, _data_meta, detector_env,
+                               format_seed_results, pretrain_config,
+                               run_detector, run_train, write_results)
 
     import mmscrl  # noqa: F401
     from mmscrl.demo import ensure_demo_dataset
@@ -500,10 +500,7 @@ def _main(args, work_dir):
             rec['no_detections'] = True
 
     # the detectors after every pre-training: with --jobs N, N at a time
-    det_env = None
-    if args.jobs > 1:
-        det_env = dict(OMP_NUM_THREADS=str(max(
-            1, omp_threads() // args.jobs)))
+    det_env = detector_env(args.jobs)
     if args.jobs == 1:
         for task in det_tasks:
             train_detector(task)

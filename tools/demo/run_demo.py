@@ -160,9 +160,10 @@ def main(argv=None):
 
 
 def _main(args, opts, work_dir):
-    from demo_workflow import (Banner, format_results, omp_threads,
-                               pretrain_config, remove_demo_work_dir,
-                               run_detector, run_train, write_results)
+    from demo_workflow import (Banner, detector_env, format_results,
+                               omp_threads, pretrain_config,
+                               remove_demo_work_dir, run_detector, run_train,
+                               write_results)
     from mmengine.config import Config
 
     import mmscrl  # noqa: F401
@@ -213,9 +214,7 @@ def _main(args, opts, work_dir):
     runs = [(name, pre['checkpoint'])]
     if not args.skip_random:
         runs.append(('random init', None))
-    extra_env = None
-    if jobs > 1:
-        extra_env = dict(OMP_NUM_THREADS=str(max(1, cores // jobs)))
+    extra_env = detector_env(jobs)
 
     def train_detector(run):
         label, ckpt = run
