@@ -147,7 +147,9 @@ def build_roi_layer(cfg: dict) -> nn.Module:
         if not isinstance(layer, type) or not issubclass(layer, nn.Module):
             raise ValueError(f'roi_layer type={layer_type!r} is not an RoI '
                              'layer class of mmcv.ops (e.g. "RoIAlign")')
-        return layer(**cfg)
+        layer = layer(**cfg)
+        layer.register_forward_pre_hook(_nchw_input)
+        return layer
     if layer_type != 'RoIAlign':
         raise ImportError(
             f'roi_layer type={layer_type!r} needs mmcv compiled ops, which '
@@ -155,6 +157,14 @@ def build_roi_layer(cfg: dict) -> nn.Module:
             'fallback')
     _log_fallback_once(reason)
     return TorchvisionRoIAlign(**cfg)
+
+
+def _nchw_input(module, args):
+    """Forward pre-hook of mmcv's RoI layers: their kernels index the
+    feature map as contiguous NCHW memory and read a channels-last map
+    (``mmscrl.ChannelsLastHook``) wrongly, without an error. A no-op for
+    NCHW input."""
+    return (args[0].contiguous(), *args[1:])
 
 
 def roi_align(input: torch.Tensor,
@@ -168,8 +178,10 @@ def roi_align(input: torch.Tensor,
     mmcv's compiled ops (logged once)."""
     ops, reason = mmcv_ops_status()
     if ops is not None:
-        return ops.roi_align(input, rois, output_size, spatial_scale,
-                             sampling_ratio, pool_mode, aligned)
+        # contiguous: mmcv's kernels read NCHW memory (see _nchw_input)
+        return ops.roi_align(input.contiguous(), rois, output_size,
+                             spatial_scale, sampling_ratio, pool_mode,
+                             aligned)
     _check_pool_mode(pool_mode)
     _log_fallback_once(reason)
     return TorchvisionRoIAlign(output_size, spatial_scale, sampling_ratio,
@@ -227,6 +239,6 @@ class SparseRoIAlign(nn.Module):
             return sparse_roi_align(input, rois, self.output_size,
                                     self.spatial_scale, self.sampling_ratio,
                                     self.aligned)
-        return self.kernel(input, rois)
+        return self.kernel(input, rois)  # NCHW for mmcv: see _nchw_input
 
     __repr__ = TorchvisionRoIAlign.__repr__  # same attributes, same text

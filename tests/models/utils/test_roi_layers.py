@@ -168,3 +168,22 @@ def test_scrl_builds_its_layer_through_the_helper(no_mmcv_ops):
         ref = reference.loss(imgs, samples)
         for k, v in losses.items():
             torch.testing.assert_close(v, ref[k])
+
+
+@needs_mmcv_ops
+def test_channels_last_features_give_the_nchw_result(roi_case):
+    """mmcv's kernels read NCHW memory: a channels-last map (the layout of
+    mmscrl.ChannelsLastHook) must give the same output and gradient."""
+    feat, rois = roi_case(6, n=12, max_wh=60.)
+    layer = build_roi_layer(dict(type='RoIAlign', output_size=2,
+                                 spatial_scale=1 / 8, sampling_ratio=2))
+    cl = feat.contiguous(memory_format=torch.channels_last)
+    assert not cl.is_contiguous()
+    for fn in (layer, lambda f, r: roi_align(f, r, 2, 1 / 8, 2)):
+        f1 = feat.clone().requires_grad_(True)
+        f2 = cl.clone().requires_grad_(True)
+        out1, out2 = fn(f1, rois), fn(f2, rois)
+        torch.testing.assert_close(out1, out2)
+        out1.sum().backward()
+        out2.sum().backward()
+        torch.testing.assert_close(f1.grad, f2.grad)
