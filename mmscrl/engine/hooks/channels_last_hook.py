@@ -26,6 +26,11 @@ class ChannelsLastHook(Hook):
     1.02 s NHWC per SCRL step (1.20x), 0.57 s against 0.55 s per Faster
     R-CNN R18-FPN step (1.05x; half of that step is not convolution).
 
+    Custom CUDA/C++ ops that index raw NCHW memory (mmcv's RoIAlign, for
+    one) read a channels-last map wrongly without an error: the RoI layers
+    of ``mmscrl.models.utils.roi_layers`` make their input NCHW first, and
+    any other such op in a model needs the same before using this hook.
+
     It runs in ``before_run`` at priority ``VERY_HIGH``: before the model's
     weights are initialised or loaded, before mmengine's ``EMAHook`` copies
     the model, in training, validation and test runs alike. The optimizer
