@@ -131,6 +131,17 @@ def test_aggregate_and_agreement():
     assert agree[0]['pairs'] == 6 and agree[0]['note'] is None
     assert agree[1]['rho'] is None
     assert agree[1]['note'] == 'constant monitor values'
+    # within each seed: box [30, 36, 60] vs AP [.49, .52, .41] (seed 0),
+    # [34, 40, 58] vs [.45, .47, .40] (seed 1): ranks [1, 2, 3] vs
+    # [2, 3, 1], sum d^2 = 6, rho = 1 - 36 / 24
+    assert agree[0]['per_seed'] == {
+        0: dict(rho=pytest.approx(-0.5), pairs=3, note=None),
+        1: dict(rho=pytest.approx(-0.5), pairs=3, note=None)}
+    # init means: box 32 / 38 / 59 vs AP .47 / .495 / .405
+    assert agree[0]['init_means'] == dict(rho=pytest.approx(-0.5), pairs=3,
+                                          note=None)
+    assert agree[1]['per_seed'][0]['note'] == 'constant monitor values'
+    assert agree[1]['init_means']['rho'] is None
     table = format_seed_results(rows, columns, agree)
     lines = table.splitlines()
     assert lines[0] == ('| init | bbox AP | Δ AP vs baseline | AP50 | '
@@ -142,8 +153,19 @@ def test_aggregate_and_agreement():
     assert lines[3].startswith('| SCRL | 48.7 ± 2.9 (3) | +1.7 vs BYOL |')
     assert lines[4].startswith('| random init | 40.5 ± 1.3 (4) | - |')
     assert 'SCRL: failed run (left out of the mean): seed 0' in table
-    assert f'| box kNN | {agree[0]["rho"]:+.2f} | 6 |' in table
-    assert '| image kNN | n/a (constant monitor values) | 6 |' in table
+    assert ('| monitor | all pairs | seed 0 | seed 1 | init means |'
+            in table)
+    assert (f'| box kNN | {agree[0]["rho"]:+.2f} (6) | -0.50 (3) | '
+            '-0.50 (3) | -0.50 (3) |') in table
+    assert ('| image kNN | n/a (constant monitor values) (6) | n/a '
+            '(constant monitor values) (3) |') in table
+    # one seed: the short table, no per-seed or init-means columns
+    one = run_all_demos.monitor_agreement(
+        inits, runs, [b for b in backbones if b['seed'] == 0], columns)
+    assert one[0]['init_means'] is None and list(one[0]['per_seed']) == [0]
+    assert one[0]['rho'] == pytest.approx(-0.5)
+    table = format_seed_results(rows, columns, one)
+    assert '| box kNN | -0.50 | 3 |' in table and 'init means' not in table
 
 
 def test_aggregate_failed_init_and_other_monitors():

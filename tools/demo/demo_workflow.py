@@ -645,19 +645,47 @@ def format_seed_results(rows: Sequence[Dict],
                          'fine-tuning collapsed to background')
     out = lines + ([''] + notes if notes else [])
     if agreement:
-        out += [
-            '', 'Agreement with detection AP: Spearman\'s rank correlation '
+        out += [''] + _agreement_table(agreement)
+    return '\n'.join(out) + '\n'
+
+
+def _rho_cell(a: Optional[Dict], pairs: bool = False) -> str:
+    if not a:
+        return '-'
+    cell = (f'n/a ({a.get("note") or "no ranking"})' if a['rho'] is None
+            else f'{a["rho"]:+.2f}')
+    return cell + (f' ({a["pairs"]})' if pairs else '')
+
+
+def _agreement_table(agreement: Sequence[Dict]) -> List[str]:
+    """Markdown lines of the monitors' Spearman's rho vs AP: over all
+    pairs; with several pre-training seeds also per seed and on the init
+    means (``monitor_agreement`` of ``run_all_demos.py``)."""
+    head = ('Agreement with detection AP: Spearman\'s rank correlation '
             '(ties: average ranks) between each monitor column and the mean '
             'AP of the detector runs of each (init, pre-training seed) '
-            'pair, over all pairs:', '',
-            '| monitor | Spearman ρ vs AP | pairs |', '|---|---:|---:|'
-        ] + [
-            f'| {a["label"]} | '
-            + (f'n/a ({a.get("note") or "no ranking"})' if a['rho'] is None
-               else f'{a["rho"]:+.2f}')
-            + f' | {a["pairs"]} |' for a in agreement
-        ]
-    return '\n'.join(out) + '\n'
+            'pair')
+    seeds = sorted({s for a in agreement for s in a.get('per_seed') or {}},
+                   key=int)
+    if not any(a.get('init_means') for a in agreement):
+        return [head + ', over all pairs:', '',
+                '| monitor | Spearman ρ vs AP | pairs |', '|---|---:|---:|'
+                ] + [f'| {a["label"]} | {_rho_cell(a)} | {a["pairs"]} |'
+                     for a in agreement]
+    lines = [
+        head + ': over all pairs, within each pre-training seed, and '
+        'between the init means over the seeds (each init\'s monitor '
+        'values and pair APs averaged); pairs in brackets:', '',
+        '| monitor | all pairs | ' + ' | '.join(f'seed {s}' for s in seeds)
+        + ' | init means |', '|---|' + '---:|' * (len(seeds) + 2)
+    ]
+    for a in agreement:
+        per = a.get('per_seed') or {}
+        cells = [_rho_cell(a, True)] + [
+            _rho_cell(per.get(s, per.get(str(s))), True) for s in seeds
+        ] + [_rho_cell(a.get('init_means'), True)]
+        lines.append(f'| {a["label"]} | ' + ' | '.join(cells) + ' |')
+    return lines
 
 
 def write_results(rows: List[Dict], out_dir: str, meta: Dict,

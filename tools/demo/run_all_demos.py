@@ -614,21 +614,42 @@ def aggregate(inits, runs, backbones, columns):
     return rows
 
 
+def _rho(xs, ys):
+    """``(rho, note)``: Spearman's rho of paired values, or None and why."""
+    from mmscrl.evaluation.agreement import spearman_rank_correlation
+    if len(xs) < 2:
+        return None, 'fewer than 2 pairs'
+    rho = spearman_rank_correlation(xs, ys)
+    if rho != rho:  # NaN
+        return None, 'constant ' + ('AP' if len(set(ys)) == 1
+                                    else 'monitor values')
+    return rho, None
+
+
 def monitor_agreement(inits, runs, backbones, columns):
     """Spearman's rho between each monitor column and detection AP.
 
-    Over all (init, pre-training seed) pairs that have both: the
-    monitor's value of that backbone and the mean AP of its detector runs.
+    A pair is one (init, pre-training seed) backbone that has both: the
+    monitor's value and the mean AP of its detector runs. Three readings:
+
+    * over all pairs (``rho``, ``pairs``);
+    * within each pre-training seed (``per_seed``): does the monitor rank
+      the inits of one seed as their detectors do;
+    * on the init means (``init_means``): each init's monitor values and
+      pair APs averaged over its seeds, which averages out part of the
+      seed-to-seed noise of both; only with 2 or more seeds.
 
     Returns:
         list[dict]: ``column``, ``label``, ``rho`` (None when fewer than 2
         pairs, or when the column or the AP is constant: no ranking),
-        ``pairs`` and ``note`` (why ``rho`` is None, else None).
+        ``pairs``, ``note`` (why ``rho`` is None, else None),
+        ``per_seed`` (seed -> dict of ``rho``, ``pairs``, ``note``) and
+        ``init_means`` (dict of ``rho``, ``pairs``, ``note``, or None
+        with one seed).
     """
-    from mmscrl.evaluation.agreement import spearman_rank_correlation
     out = []
     for key, label in columns:
-        xs, ys = [], []
+        pairs = []  # (init, seed, monitor value, mean AP)
         for b in backbones:
             if b['method'] not in inits or key not in b:
                 continue
@@ -636,16 +657,26 @@ def monitor_agreement(inits, runs, backbones, columns):
                    if r['method'] == b['method'] and r['seed'] == b['seed']
                    and not r.get('error')]
             if aps:
-                xs.append(b[key])
-                ys.append(sum(aps) / len(aps))
-        rho, note = None, 'fewer than 2 pairs'
-        if len(xs) >= 2:
-            rho, note = spearman_rank_correlation(xs, ys), None
-            if rho != rho:  # NaN
-                rho, note = None, 'constant ' + (
-                    'AP' if len(set(ys)) == 1 else 'monitor values')
-        out.append(dict(column=key, label=label, rho=rho, pairs=len(xs),
-                        note=note))
+                pairs.append((b['method'], b['seed'], b[key],
+                              sum(aps) / len(aps)))
+        rho, note = _rho([p[2] for p in pairs], [p[3] for p in pairs])
+        per_seed = {}
+        seeds = sorted({p[1] for p in pairs})
+        for seed in seeds:
+            mine = [p for p in pairs if p[1] == seed]
+            r, n = _rho([p[2] for p in mine], [p[3] for p in mine])
+            per_seed[seed] = dict(rho=r, pairs=len(mine), note=n)
+        means = None
+        if len(seeds) > 1:
+            groups = {}
+            for p in pairs:
+                groups.setdefault(p[0], []).append(p)
+            xs = [sum(p[2] for p in g) / len(g) for g in groups.values()]
+            ys = [sum(p[3] for p in g) / len(g) for g in groups.values()]
+            r, n = _rho(xs, ys)
+            means = dict(rho=r, pairs=len(xs), note=n)
+        out.append(dict(column=key, label=label, rho=rho, pairs=len(pairs),
+                        note=note, per_seed=per_seed, init_means=means))
     return out
 
 
