@@ -665,8 +665,7 @@ def _agreement_table(agreement: Sequence[Dict]) -> List[str]:
             '(ties: average ranks) between each monitor column and the mean '
             'AP of the detector runs of each (init, pre-training seed) '
             'pair')
-    seeds = sorted({s for a in agreement for s in a.get('per_seed') or {}},
-                   key=int)
+    seeds = sorted({s for a in agreement for s in a.get('per_seed') or {}})
     if not any(a.get('init_means') for a in agreement):
         return [head + ', over all pairs:', '',
                 '| monitor | Spearman ρ vs AP | pairs |', '|---|---:|---:|'
@@ -682,7 +681,7 @@ def _agreement_table(agreement: Sequence[Dict]) -> List[str]:
     for a in agreement:
         per = a.get('per_seed') or {}
         cells = [_rho_cell(a, True)] + [
-            _rho_cell(per.get(s, per.get(str(s))), True) for s in seeds
+            _rho_cell(per.get(s), True) for s in seeds
         ] + [_rho_cell(a.get('init_means'), True)]
         lines.append(f'| {a["label"]} | ' + ' | '.join(cells) + ' |')
     return lines
